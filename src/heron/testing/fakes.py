@@ -1,0 +1,108 @@
+"""Deterministic, dependency-free fakes for tests and examples.
+
+``HashEmbedder`` maps texts to vectors by feature hashing of word unigrams and
+bigrams, so texts that share words are close: good enough to test retrieval
+mechanics without a neural model. ``ScriptedLLM`` replays canned answers and
+records every prompt it was given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from heron.errors import ConfigError
+from heron.models.base import LLM, Embedder, GenerateOptions, Prompt, as_messages
+from heron.types import Completion
+
+_TOKEN = re.compile(r"[a-z0-9_]+")
+
+
+class HashEmbedder(Embedder):
+    """Feature-hashing embedder; L2-normalised, deterministic across runs."""
+
+    normalized = True
+
+    def __init__(self, dim: int = 64) -> None:
+        if dim < 2:
+            raise ConfigError(f"hash embedder dimension must be >= 2, got {dim}")
+        self.dim = dim
+        self.spec = f"hash:{dim}"
+        self.calls = 0
+
+    @property
+    def dimension(self) -> int:
+        return self.dim
+
+    def _bucket(self, feature: str) -> tuple[int, float]:
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        value = int.from_bytes(digest, "little")
+        return value % self.dim, (1.0 if value >> 63 else -1.0)
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = _TOKEN.findall(text.lower())
+            features = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+            for feature in features:
+                index, sign = self._bucket(feature)
+                out[row, index] += sign
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+            else:
+                out[row, 0] = 1.0
+        return out
+
+
+def hash_embedder_from_spec(spec: Any, **_: Any) -> HashEmbedder:
+    """Registry factory for ``hash:DIM``."""
+    try:
+        dim = int(spec.target or 64)
+    except ValueError as exc:
+        raise ConfigError(f"'hash:{spec.target}': the dimension must be an integer") from exc
+    return HashEmbedder(dim)
+
+
+class ScriptedLLM(LLM):
+    """Answers from a script: a list of replies, or a function of the prompt text."""
+
+    can_stream = True
+
+    def __init__(
+        self,
+        replies: Sequence[str] | Callable[[str], str] = ("ok",),
+        context_window: int = 2048,
+    ) -> None:
+        self._replies = replies
+        self._next = 0
+        self.prompts: list[str] = []
+        self.context_window = context_window
+        self.spec = "scripted:"
+
+    def _prompt_text(self, prompt: Prompt) -> str:
+        return "\n".join(f"{m.role}: {m.content}" for m in as_messages(prompt))
+
+    def generate(self, prompt: Prompt, options: GenerateOptions | None = None) -> Completion:
+        text = self._prompt_text(prompt)
+        self.prompts.append(text)
+        if callable(self._replies):
+            reply = self._replies(text)
+        else:
+            reply = self._replies[min(self._next, len(self._replies) - 1)]
+            self._next += 1
+        options = options or GenerateOptions()
+        for stop in options.stop:
+            if stop and stop in reply:
+                reply = reply.split(stop, 1)[0]
+        return Completion(reply, "stop", self.count_tokens(text), self.count_tokens(reply))
+
+    def stream(self, prompt: Prompt, options: GenerateOptions | None = None) -> Iterator[str]:
+        text = self.generate(prompt, options).text
+        for word in re.findall(r"\S+\s*", text):
+            yield word
