@@ -28,6 +28,10 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     home: Path = Field(default=Path(".heron"), description="store home folder")
+    cache: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "heron",
+        description="rendered corpora and assembled model files, shared by all homes",
+    )
     embedder: str = DEFAULT_EMBEDDER
     llm: str = DEFAULT_LLM
     collection: str = "pydocs"
@@ -40,6 +44,7 @@ class Settings(BaseModel):
 
 _ENV_FIELDS = {
     "HERON_HOME": "home",
+    "HERON_CACHE": "cache",
     "HERON_EMBEDDER": "embedder",
     "HERON_LLM": "llm",
     "HERON_COLLECTION": "collection",

@@ -47,7 +47,8 @@ class Embedder(ABC):
         return int(self.embed_batch(["dimension probe"]).shape[1])
 
     def embed(self, text: str) -> np.ndarray:
-        return self.embed_many([text])[0]
+        vectors: np.ndarray = self.embed_many([text])
+        return np.asarray(vectors[0], dtype=np.float32)
 
     def embed_many(
         self,
@@ -63,13 +64,11 @@ class Embedder(ABC):
             batch = list(texts[start : start + batch_size])
             vectors = np.asarray(self.embed_batch(batch), dtype=np.float32)
             if vectors.ndim != 2 or vectors.shape[0] != len(batch):
-                raise InputError(
-                    f"embedder returned shape {vectors.shape} for {len(batch)} texts"
-                )
+                raise InputError(f"embedder returned shape {vectors.shape} for {len(batch)} texts")
             parts.append(vectors)
             if progress is not None:
                 progress(len(batch))
-        return np.concatenate(parts, axis=0)
+        return np.concatenate(parts, axis=0).astype(np.float32, copy=False)
 
 
 class GenerateOptions(BaseModel):

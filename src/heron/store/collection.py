@@ -1,0 +1,420 @@
+"""``Collection``: the public, Chroma-shaped API over one named set of records.
+
+A record is an id, an optional document, a metadata dict and a float32 vector.
+This class only orchestrates: arguments are checked in ``validation``, write
+semantics live in ``writes``, SQL in ``records``, search strategy in ``planner``.
+Each method is one transaction, so a failed call writes nothing and every read
+sees one consistent snapshot. A handle re-reads its collection's row in every
+call, so it notices a deletion (``CollectionNotFound``) or another process's writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from heron.errors import ConfigError, InputError
+from heron.models.base import Embedder
+from heron.store import catalog, records
+from heron.store.filters import SqlFragment, compile_filter, parse_filter
+from heron.store.index import ExactIndex, Neighbours, VectorIndex, distance_from_score
+from heron.store.keyword import fts_match
+from heron.store.planner import plan
+from heron.store.results import CollectionInfo, GetResult, Metric
+from heron.store.validation import (
+    Matrix,
+    RecordBatch,
+    as_matrix,
+    build_batch,
+    check_count,
+    check_ids,
+    check_include,
+    check_vectors,
+)
+from heron.store.writes import WriteMode, apply_split, check_content, split_batch
+from heron.types import Hit
+
+if TYPE_CHECKING:
+    from heron.store.store import Store
+
+GET_FIELDS = ("documents", "metadatas", "embeddings")
+QUERY_FIELDS = ("documents", "metadatas", "distances")
+Where = Mapping[str, Any] | None
+
+
+class Collection:
+    """A named set of records with documents, metadata and vectors of one dimension."""
+
+    def __init__(self, store: Store, row: catalog.CollectionRow) -> None:
+        self._store = store
+        self._id = row.id
+        self.name: str = row.name
+        self.metric: Metric = row.metric
+        self.embedder_spec: str | None = row.embedder
+        self._dimension = row.dimension
+        self._embedder: Embedder | None = None
+
+    def __repr__(self) -> str:
+        return f"Collection(name={self.name!r}, metric={self.metric!r}, dimension={self.dimension})"
+
+    @property
+    def dimension(self) -> int | None:
+        """Fixed at creation, or by the first write when the collection has no embedder."""
+        return self._dimension
+
+    @property
+    def embedder(self) -> Embedder:
+        """The collection's embedder, resolved on first use (loading a model is slow)."""
+        if self.embedder_spec is None:
+            raise ConfigError(
+                f"collection '{self.name}' has no embedder, so it cannot embed text",
+                hint="pass embeddings=... instead, or create the collection with embedder=SPEC",
+            )
+        if self._embedder is None:
+            self._embedder = self._store.registry.embedder(self.embedder_spec)
+        return self._embedder
+
+    # ------------------------------------------------------------ writes
+
+    def add(
+        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+    ) -> None:
+        """Insert new records; refused (nothing written) if any id exists already."""
+        self._write(build_batch(ids, documents, embeddings, metadatas), "add")
+
+    def upsert(
+        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+    ) -> None:
+        """Update the ids that exist, add the others."""
+        self._write(build_batch(ids, documents, embeddings, metadatas), "upsert")
+
+    def update(
+        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+    ) -> None:
+        """Change only the given fields of existing records; refused if any id is missing."""
+        self._write(build_batch(ids, documents, embeddings, metadatas), "update")
+
+    def delete(self, ids: Any = None, where: Where = None) -> int:
+        """Delete by ids and/or filter; returns how many records were deleted."""
+        node = parse_filter(where)
+        if ids is None and node is None:
+            raise InputError(
+                "delete needs ids or a non-empty where filter",
+                hint="to remove everything, delete the collection "
+                f"(`heron collections delete {self.name}`)",
+            )
+        wanted = None if ids is None else check_ids(ids, allow_empty=True)
+        with self._store.catalog.write() as conn:
+            row = self._live_row(conn)
+            doomed = records.find_record_ids(conn, row.id, wanted, self._compile(node, row))
+            return records.delete_records(conn, row, doomed)
+
+    def _write(self, batch: RecordBatch, mode: WriteMode) -> None:
+        check_content(batch, mode)
+        vectors, from_embedder = self._batch_vectors(batch)
+        with self._store.catalog.write() as conn:
+            row = self._live_row(conn)
+            if vectors is not None:
+                self._check_vectors(row, vectors, from_embedder)
+            existing = records.existing_ids(conn, row.id, batch.ids)
+            split = split_batch(batch, vectors, existing, mode, self.name)
+            self._fix_dimension(conn, row, vectors)
+            apply_split(conn, row, batch, vectors, split)
+        if vectors is not None:
+            self._dimension = int(vectors.shape[1])
+
+    def _batch_vectors(self, batch: RecordBatch) -> tuple[Matrix | None, bool]:
+        """The batch's vectors (embedding documents if needed) and whether we embedded them."""
+        if batch.embeddings is not None or batch.documents is None or not len(batch):
+            return batch.embeddings, False
+        missing = [i for i, doc in enumerate(batch.documents) if doc is None]
+        if missing:
+            raise InputError(
+                f"documents[{missing[0]}] is None and no embeddings were given",
+                hint="pass a text to embed or an embedding for every record",
+            )
+        texts = [doc for doc in batch.documents if doc is not None]
+        return self._embed(texts), True
+
+    def _embed(self, texts: Sequence[str]) -> Matrix:
+        return as_matrix(self.embedder.embed_many(texts), "embedder output")
+
+    def _check_vectors(
+        self, row: catalog.CollectionRow, vectors: Matrix, from_embedder: bool
+    ) -> None:
+        check_vectors(
+            vectors,
+            collection=row.name,
+            dimension=row.dimension,
+            metric=row.metric,
+            embedder=row.embedder,
+            from_embedder=from_embedder,
+        )
+
+    def _fix_dimension(
+        self, conn: sqlite3.Connection, row: catalog.CollectionRow, vectors: Matrix | None
+    ) -> None:
+        if row.dimension is None and vectors is not None and vectors.shape[0]:
+            catalog.set_dimension(conn, row.id, int(vectors.shape[1]))
+
+    # ------------------------------------------------------------ reads
+
+    def count(self) -> int:
+        with self._store.catalog.read() as conn:
+            return records.count_records(conn, self._live_row(conn).id)
+
+    def get(
+        self,
+        ids: Any = None,
+        where: Where = None,
+        limit: int | None = None,
+        offset: int = 0,
+        include: Sequence[str] = ("documents", "metadatas"),
+    ) -> GetResult:
+        """Records by ids (in that order) and/or filter (in insertion order)."""
+        fields = check_include(include, GET_FIELDS)
+        wanted = None if ids is None else check_ids(ids, allow_empty=True)
+        node = parse_filter(where)
+        stop = None if limit is None else check_count(limit, "limit", minimum=0)
+        start = check_count(offset, "offset", minimum=0)
+        page = None if wanted is not None else (-1 if stop is None else stop, start)
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            found = records.fetch_records(
+                conn,
+                row.id,
+                external_ids=wanted,
+                where=self._compile(node, row),
+                with_vectors="embeddings" in fields,
+                page=page,
+            )
+        if wanted is not None:
+            by_id = {record.external_id: record for record in found}
+            found = [by_id[i] for i in wanted if i in by_id]
+            found = found[start:] if stop is None else found[start : start + stop]
+        return _get_result(found, fields)
+
+    def query(
+        self,
+        texts: Sequence[str] | str | None = None,
+        embeddings: Any = None,
+        k: int = 10,
+        where: Where = None,
+        include: Sequence[str] = ("documents", "metadatas", "distances"),
+    ) -> list[list[Hit]]:
+        """Nearest records for each query text or vector; one ranked list per query."""
+        fields = check_include(include, QUERY_FIELDS)
+        k = check_count(k, "k", minimum=1)
+        node = parse_filter(where)
+        queries, from_embedder = self._query_vectors(texts, embeddings)
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if row.dimension is None:
+                return [[] for _ in range(queries.shape[0])]
+            self._check_vectors(row, queries, from_embedder)
+            index = self._index(conn, row)
+            fragment = self._compile(node, row)
+            candidates = None if fragment is None else records.SqlCandidates(conn, row.id, fragment)
+            found = plan(index, candidates).run(queries, k)
+            return self._hits(conn, row, found, fields)
+
+    def _query_vectors(self, texts: Any, embeddings: Any) -> tuple[Matrix, bool]:
+        if (texts is None) == (embeddings is None):
+            raise InputError("query needs texts or embeddings (exactly one of them)")
+        if embeddings is not None:
+            return as_matrix(embeddings, "query embeddings"), False
+        items = [texts] if isinstance(texts, str) else texts
+        if not isinstance(items, Sequence) or not items:
+            raise InputError("texts must be a non-empty list of strings")
+        if not all(isinstance(text, str) for text in items):
+            raise InputError("texts must contain only strings")
+        return self._embed(list(items)), True
+
+    def _index(self, conn: sqlite3.Connection, row: catalog.CollectionRow) -> VectorIndex:
+        """The cached index if it covers the collection's latest change, else a rebuild."""
+        assert row.dimension is not None
+        dimension = row.dimension
+
+        def build() -> VectorIndex:
+            ids, vectors = records.load_vectors(conn, row.id, dimension)
+            return ExactIndex(row.metric, ids, vectors)
+
+        return self._store.indexes.get(row.id, row.last_seq, build)
+
+    def _hits(
+        self,
+        conn: sqlite3.Connection,
+        row: catalog.CollectionRow,
+        found: Neighbours,
+        fields: frozenset[str],
+    ) -> list[list[Hit]]:
+        wanted = np.unique(found.ids).tolist()
+        stored = {r.record_id: r for r in records.fetch_records(conn, row.id, record_ids=wanted)}
+        return [
+            [
+                _hit(stored[int(rid)], float(score), row.metric, fields)
+                for rid, score in zip(ids, scores, strict=True)
+            ]
+            for ids, scores in zip(found.ids, found.scores, strict=True)
+        ]
+
+    def keyword_search(self, text: str, k: int = 10, where: Where = None) -> list[Hit]:
+        """BM25 ranking of documents (FTS5, porter stemming); score = -bm25, higher is better."""
+        if not isinstance(text, str):
+            raise InputError(f"keyword query must be a string, got {type(text).__name__}")
+        k = check_count(k, "k", minimum=1)
+        node = parse_filter(where)
+        match = fts_match(text)
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if match is None:
+                return []
+            found = records.keyword_matches(conn, row, match, self._compile(node, row), k)
+        return [
+            _hit(record, -rank, row.metric, frozenset({"documents", "metadatas"}))
+            for record, rank in found
+        ]
+
+    # ------------------------------------------------------------ sources
+
+    def sources(self) -> dict[str, str]:
+        """Source -> content hash of everything ingested, for incremental re-ingest."""
+        with self._store.catalog.read() as conn:
+            return records.list_sources(conn, self._live_row(conn).id)
+
+    def replace_source(  # noqa: PLR0917 - the positional order is the public API
+        self,
+        source: str,
+        content_hash: str,
+        ids: Any,
+        documents: Any,
+        embeddings: Any,
+        metadatas: Any,
+    ) -> None:
+        """Swap a source's records for new ones and record its hash, in one transaction.
+
+        Every new record gets ``metadata["source"] = source`` (a different value is
+        refused), so the next replacement finds them. ``embeddings=None`` embeds the
+        documents.
+        """
+        _check_source(source, content_hash)
+        batch = build_batch(ids, documents, embeddings, metadatas, allow_empty=True)
+        batch = _with_source(batch, source)
+        if len(batch) and batch.documents is None and batch.embeddings is None:
+            raise InputError("replace_source needs documents or embeddings for its records")
+        vectors, from_embedder = self._batch_vectors(batch)
+        with self._store.catalog.write() as conn:
+            row = self._live_row(conn)
+            old = records.source_record_ids(conn, row.id, source)
+            if vectors is not None and len(batch):
+                self._check_vectors(row, vectors, from_embedder)
+                _refuse_foreign_ids(conn, row, batch.ids, old, source)
+                self._fix_dimension(conn, row, vectors)
+            records.delete_records(conn, row, old)
+            if vectors is not None and len(batch):
+                split = split_batch(batch, vectors, {}, "add", self.name)
+                apply_split(conn, row, batch, vectors, split)
+            records.set_source(conn, row.id, source, content_hash)
+        if vectors is not None and len(batch):
+            self._dimension = int(vectors.shape[1])
+
+    def remove_source(self, source: str) -> int:
+        """Delete a source's records and forget its hash; returns how many records went."""
+        _check_source(source, "-")
+        with self._store.catalog.write() as conn:
+            row = self._live_row(conn)
+            removed = records.delete_records(
+                conn, row, records.source_record_ids(conn, row.id, source)
+            )
+            records.delete_source(conn, row.id, source)
+            return removed
+
+    # ------------------------------------------------------------ info
+
+    def info(self) -> CollectionInfo:
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            count = records.count_records(conn, row.id)
+        return collection_info(row, count)
+
+    def _live_row(self, conn: sqlite3.Connection) -> catalog.CollectionRow:
+        row = catalog.collection_by_id(conn, self._id, self.name)
+        self._dimension = row.dimension
+        return row
+
+    def _compile(self, node: Any, row: catalog.CollectionRow) -> SqlFragment | None:
+        return None if node is None else compile_filter(node, row.id)
+
+
+def collection_info(row: catalog.CollectionRow, count: int) -> CollectionInfo:
+    return CollectionInfo(
+        name=row.name,
+        count=count,
+        dimension=row.dimension,
+        metric=row.metric,
+        embedder=row.embedder,
+        created_at=row.created_at,
+        last_seq=row.last_seq,
+        metadata=row.metadata,
+    )
+
+
+def _hit(record: records.StoredRecord, score: float, metric: Metric, fields: frozenset[str]) -> Hit:
+    return Hit(
+        id=record.external_id,
+        score=score,
+        document=record.document if "documents" in fields else None,
+        metadata=record.metadata if "metadatas" in fields else None,
+        distance=distance_from_score(metric, score) if "distances" in fields else None,
+    )
+
+
+def _get_result(found: list[records.StoredRecord], fields: frozenset[str]) -> GetResult:
+    return GetResult(
+        ids=[r.external_id for r in found],
+        documents=[r.document for r in found] if "documents" in fields else None,
+        metadatas=[r.metadata for r in found] if "metadatas" in fields else None,
+        embeddings=[r.vector for r in found if r.vector is not None]
+        if "embeddings" in fields
+        else None,
+    )
+
+
+def _check_source(source: object, content_hash: object) -> None:
+    if not isinstance(source, str) or not source:
+        raise InputError(f"source must be a non-empty string, got {source!r}")
+    if not isinstance(content_hash, str) or not content_hash:
+        raise InputError(f"content_hash must be a non-empty string, got {content_hash!r}")
+
+
+def _with_source(batch: RecordBatch, source: str) -> RecordBatch:
+    metadatas = batch.metadatas or [{} for _ in batch.ids]
+    for position, meta in enumerate(metadatas):
+        if meta.setdefault("source", source) != source:
+            raise InputError(
+                f"metadatas[{position}] has source {meta['source']!r}, not {source!r}",
+                hint="replace_source stores records under the source it is given",
+            )
+    return RecordBatch(batch.ids, batch.documents, batch.embeddings, metadatas)
+
+
+def _refuse_foreign_ids(
+    conn: sqlite3.Connection,
+    row: catalog.CollectionRow,
+    ids: list[str],
+    old: list[int],
+    source: str,
+) -> None:
+    owned = set(old)
+    taken = [
+        ext for ext, rid in records.existing_ids(conn, row.id, ids).items() if rid not in owned
+    ]
+    if taken:
+        raise InputError(
+            f"ids already used by records outside source '{source}': "
+            + ", ".join(sorted(taken)[:5]),
+            hint="make chunk ids unique per source, e.g. prefix them with the source",
+        )

@@ -1,0 +1,187 @@
+"""Vector indexes over a collection's vectors, and the per-store cache that holds them.
+
+Indexes are derived data: SQLite holds the vectors, an index is built from them
+and kept in memory, keyed by the collection's change sequence. Every query reads
+that sequence (one indexed SELECT) and rebuilds only when it moved, so writes
+committed by another process are seen without reopening the store.
+
+Today there is one family, ``ExactIndex``: a numpy BLAS matmul over all vectors.
+Measured on the 2-core dev box (384-d, k=10): numpy 0.12 ms vs faiss IndexFlatIP
+2.4 ms at 10k vectors, 2.7 ms vs 9.5 ms at 100k (1 query); 14.7 ms vs 42.9 ms at
+100k for 16 queries, so faiss Flat brings nothing for exact search here.
+
+Scores are higher-is-better for every metric: cosine similarity, inner product,
+and negated euclidean distance for l2.
+
+Left for later: FAISS ANN families (HNSW, IVF) behind the same ``VectorIndex``
+protocol, index files recording the sequence they cover with replay of newer
+changes (instead of a full rebuild), and tombstones purged by compaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from heron.store.results import Metric
+
+IdArray = NDArray[np.int64]
+Matrix = NDArray[np.float32]
+
+#: cap on the scores matrix a search holds at once (queries x vectors), ~64 MB of float32
+_MAX_SCORES = 16_000_000
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Per query, the best record ids and their scores, best first (``nq x k'``)."""
+
+    ids: IdArray
+    scores: NDArray[np.float32]
+
+    @classmethod
+    def empty(cls, n_queries: int) -> Neighbours:
+        return cls(np.empty((n_queries, 0), np.int64), np.empty((n_queries, 0), np.float32))
+
+
+class VectorIndex(Protocol):
+    """What the planner needs from any index family."""
+
+    metric: Metric
+    #: whether ``search`` returns the true top-k (False for ANN families)
+    exact: bool
+
+    def __len__(self) -> int: ...
+
+    def search(self, queries: Matrix, k: int, subset: IdArray | None = None) -> Neighbours:
+        """Top ``k`` per query; ``subset`` (ascending record ids) restricts the search."""
+        ...
+
+
+def distance_from_score(metric: Metric, score: float) -> float:
+    """The metric's natural distance: 1 - cos, -dot, or euclidean."""
+    return 1.0 - score if metric == "cosine" else -score
+
+
+def _normalise(matrix: Matrix) -> Matrix:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
+    """Column positions of the ``k`` highest scores per row, best first."""
+    n = scores.shape[1]
+    k = min(k, n)
+    if k < n:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n), scores.shape)
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+class ExactIndex:
+    """Brute-force search: one matrix product per query block; always the true top-k."""
+
+    exact = True
+
+    def __init__(self, metric: Metric, ids: IdArray, vectors: Matrix) -> None:
+        if ids.shape[0] != vectors.shape[0]:
+            raise ValueError("ids and vectors differ in length")
+        order = np.argsort(ids, kind="stable")
+        self.metric: Metric = metric
+        self._ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
+        self._vectors = _normalise(vectors) if metric == "cosine" else vectors
+        self._sq_norms = np.einsum("ij,ij->i", vectors, vectors) if metric == "l2" else None
+
+    def __len__(self) -> int:
+        return int(self._ids.shape[0])
+
+    def search(self, queries: Matrix, k: int, subset: IdArray | None = None) -> Neighbours:
+        rows = None if subset is None else self._positions(subset)
+        ids = self._ids if rows is None else self._ids[rows]
+        if ids.shape[0] == 0 or k < 1:
+            return Neighbours.empty(queries.shape[0])
+        vectors = self._vectors if rows is None else self._vectors[rows]
+        sq_norms = (
+            self._sq_norms if rows is None or self._sq_norms is None else self._sq_norms[rows]
+        )
+        block = max(1, _MAX_SCORES // ids.shape[0])
+        parts = [
+            self._search_block(queries[start : start + block], k, ids, vectors, sq_norms)
+            for start in range(0, queries.shape[0], block)
+        ]
+        return Neighbours(
+            np.concatenate([p.ids for p in parts]), np.concatenate([p.scores for p in parts])
+        )
+
+    def _positions(self, subset: IdArray) -> NDArray[np.intp]:
+        """Rows of ``subset`` ids that this index holds (unknown ids are skipped)."""
+        pos = np.searchsorted(self._ids, subset)
+        inside = pos < self._ids.shape[0]
+        pos, wanted = pos[inside], subset[inside]
+        held: NDArray[np.intp] = pos[self._ids[pos] == wanted]
+        return held
+
+    def _search_block(
+        self,
+        queries: Matrix,
+        k: int,
+        ids: IdArray,
+        vectors: Matrix,
+        sq_norms: NDArray[np.float32] | None,
+    ) -> Neighbours:
+        scores = self._scores(queries, vectors, sq_norms)
+        best = top_k(scores, k)
+        return Neighbours(ids[best], np.take_along_axis(scores, best, axis=1))
+
+    def _scores(
+        self, queries: Matrix, vectors: Matrix, sq_norms: NDArray[np.float32] | None
+    ) -> NDArray[np.float32]:
+        dots: NDArray[np.float32] = (
+            _normalise(queries) if self.metric == "cosine" else queries
+        ) @ vectors.T
+        if sq_norms is None:
+            return dots
+        q_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
+        squared = np.maximum(q_sq - 2.0 * dots + sq_norms[None, :], 0.0)
+        distances: NDArray[np.float32] = np.sqrt(squared).astype(np.float32)
+        return -distances
+
+
+IndexBuilder = Callable[[], VectorIndex]
+
+
+class IndexCache:
+    """Per-store cache: collection id -> (change seq it reflects, index)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[int, VectorIndex]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, collection_id: int, seq: int, build: IndexBuilder) -> VectorIndex:
+        """The cached index if it reflects ``seq``, else a freshly built one."""
+        with self._lock:
+            entry = self._entries.get(collection_id)
+            if entry is not None and entry[0] == seq:
+                return entry[1]
+        index = build()
+        with self._lock:
+            self._entries[collection_id] = (seq, index)
+        return index
+
+    def drop(self, collection_id: int) -> None:
+        with self._lock:
+            self._entries.pop(collection_id, None)
+
+    def cached_seq(self, collection_id: int) -> int | None:
+        """The seq the cached index reflects (None if nothing cached); for tests and stats."""
+        with self._lock:
+            entry = self._entries.get(collection_id)
+            return None if entry is None else entry[0]
