@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from heron.cli.common import print_json, state
-from heron.models.bundled import bundled_models
 
 app = typer.Typer(help="Model specs and bundled models.", no_args_is_help=True)
 
@@ -18,6 +17,8 @@ def list_command(
     ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print JSON")
 ) -> None:
     """List spec schemes (how to name a model) and the models shipped in packages."""
+    from heron.models.bundled import bundled_models  # noqa: PLC0415 - keeps `heron --help` light
+
     st = state(ctx)
     schemes = [dataclasses.asdict(b) for b in st.registry.backends()]
     bundled = [dataclasses.asdict(m) for m in bundled_models()]

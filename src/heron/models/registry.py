@@ -101,6 +101,12 @@ DEFAULT_BACKENDS: tuple[BackendInfo, ...] = (
         "models",
     ),
     BackendInfo(
+        "fake",
+        "llm",
+        "heron.testing.fakes:fake_llm_from_spec",
+        "deterministic test LLM: fake:TEXT always replies TEXT (_ for spaces)",
+    ),
+    BackendInfo(
         "openai",
         "llm",
         "heron.models.openai_compat:OpenAICompatLLM",

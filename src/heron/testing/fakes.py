@@ -105,3 +105,12 @@ class ScriptedLLM(LLM):
     def stream(self, prompt: Prompt, options: GenerateOptions | None = None) -> Iterator[str]:
         text = self.generate(prompt, options).text
         yield from re.findall(r"\S+\s*", text)
+
+
+def fake_llm_from_spec(spec: Any, **_: Any) -> ScriptedLLM:
+    """Registry factory for ``fake:TEXT``: an LLM that always replies TEXT.
+
+    It lets CLI and server tests (and users wiring a pipeline) run the whole
+    flow without loading a model.
+    """
+    return ScriptedLLM([spec.target.replace("_", " ")])

@@ -1,0 +1,141 @@
+"""The CLI end to end, in-process, on the hash embedder and the fake LLM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from heron.cli.main import main
+
+Run = tuple[int, str, str]
+
+
+@pytest.fixture
+def heron(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    home = tmp_path / "home"
+
+    def run(*args: str) -> Run:
+        code = main(["--home", str(home), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "shell.md").write_text(
+        "# Shell\n\n## Splitting\n\nUse shlex.split to split a shell command line with quotes.\n"
+    )
+    (folder / "json.txt").write_text("json.dumps turns a Python object into JSON text.\n")
+    (folder / "notes.rst").write_text("Timers\n======\n\nsched runs a function at a later time.\n")
+    return folder
+
+
+def ingest(heron, docs: Path, *extra: str) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    code, out, err = heron(
+        "ingest", str(docs), "-c", "kb", "--embedder", "hash:128", "--json", *extra
+    )
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_ingest_search_ask_roundtrip(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    report = ingest(heron, docs)
+    assert report["added"] == 3 and report["chunks"] >= 3
+    code, out, _ = heron("search", "split a shell command line", "-c", "kb", "--k", "2", "--json")
+    assert code == 0
+    hits = json.loads(out)
+    assert len(hits) == 2
+    assert set(hits[0]) == {"id", "score", "text", "metadata", "distance"}
+    assert "shlex" in hits[0]["text"]
+    code, out, _ = heron(
+        "ask", "how to split a shell line?", "-c", "kb", "--llm", "fake:shlex.split", "--json"
+    )
+    assert code == 0
+    answer = json.loads(out)
+    assert answer["citations"] and answer["request_id"]
+    code, out, _ = heron(
+        "ask", "how to split a shell line?", "-c", "kb", "--llm", "fake:shlex.split"
+    )
+    assert code == 0 and "Sources" in out and "[1]" in out
+
+
+def test_reingest_skips_unchanged_replaces_changed_prunes_deleted(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    again = ingest(heron, docs)
+    assert (again["added"], again["replaced"], again["unchanged"]) == (0, 0, 3)
+    (docs / "json.txt").write_text("json.loads parses JSON text into Python objects.\n")
+    (docs / "notes.rst").unlink()
+    third = ingest(heron, docs)
+    assert (third["replaced"], third["unchanged"], third["removed"]) == (1, 1, 1)
+    code, out, _ = heron("search", "parses JSON", "-c", "kb", "--json")
+    texts = [h["text"] for h in json.loads(out)]
+    assert any("json.loads" in t for t in texts)
+    assert not any("json.dumps" in t for t in texts)
+    assert not any("sched" in t for t in texts)
+
+
+def test_collections_commands(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    code, out, _ = heron("collections", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == "kb"
+    code, out, _ = heron("collections", "info", "kb", "--json")
+    assert json.loads(out)["embedder"] == "hash:128"
+    assert heron("collections", "delete", "kb", "--yes")[0] == 0
+    assert json.loads(heron("collections", "list", "--json")[1]) == []
+
+
+def test_eval_retrieval_json(heron, docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    queries = tmp_path / "q.jsonl"
+    src = str((docs / "shell.md").resolve())
+    queries.write_text(
+        json.dumps({"query": "split shell command", "relevant": {"source": [src]}}) + "\n"
+    )
+    code, out, err = heron(
+        "eval", "retrieval", "-c", "kb", "--queries", str(queries), "--k", "3", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) == {"k", "recall@3", "mrr", "ndcg@3", "queries"}
+    assert result["recall@3"] == 1.0 and result["queries"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (("search", "x", "-c", "missing"), "collection 'missing' not found", 4),
+        (("search", "  ", "-c", "kb"), "query is empty", 2),
+        (("search", "x", "-c", "kb", "--where", "{bad"), "--where is not valid JSON", 2),
+        (("search", "x", "-c", "kb", "--where", '{"a": {"$regex": "x"}}'), "$regex", 2),
+        (("ask", "x", "-c", "kb", "--llm", "nope:x"), "unknown llm scheme 'nope'", 2),
+        (("ingest", "/definitely/not/here", "-c", "kb"), "does not exist", 5),
+        (("ingest", "-c", "kb"), "give either PATH", 2),
+    ],
+)
+def test_errors_are_one_line_with_exit_code(heron, docs: Path, args, message, code) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    got, out, err = heron(*args)
+    assert got == code, err
+    assert message in err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_dimension_mismatch_is_refused_without_writes(heron, docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    code, _, err = heron("ingest", str(docs), "-c", "kb", "--embedder", "hash:64")
+    assert code == 2 and "built with embedder hash:128" in err
+
+
+def test_binary_file_is_skipped_in_folder_and_refused_alone(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    (docs / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    report = ingest(heron, docs)
+    assert any("blob.txt" in s["source"] for s in report["skipped"])
+    code, _, err = heron("ingest", str(docs / "blob.txt"), "-c", "kb")
+    assert code == 5 and "blob.txt" in err
