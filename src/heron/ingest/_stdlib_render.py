@@ -72,6 +72,12 @@ def _on_alarm(signum: int, frame: FrameType | None) -> None:
     raise _Timeout
 
 
+def _alarm(seconds: int) -> None:
+    """Arm (or with 0, disarm) the timeout; a no-op where there is no SIGALRM (Windows)."""
+    if hasattr(signal, "SIGALRM"):
+        signal.alarm(seconds)
+
+
 @contextlib.contextmanager
 def _quiet(seconds: int) -> Iterator[list[warnings.WarningMessage]]:
     """Silence prints and warnings, record the warnings, and bound the time taken."""
@@ -81,11 +87,11 @@ def _quiet(seconds: int) -> Iterator[list[warnings.WarningMessage]]:
         contextlib.redirect_stderr(io.StringIO()),
     ):
         warnings.simplefilter("always")
-        signal.alarm(seconds)
+        _alarm(seconds)
         try:
             yield caught
         finally:
-            signal.alarm(0)
+            _alarm(0)
 
 
 def _deprecated(name: str, caught: list[warnings.WarningMessage]) -> bool:
@@ -290,7 +296,8 @@ def main(argv: list[str]) -> int:
         print("usage: _stdlib_render.py OUT [MODULE ...]", file=sys.stderr)
         return 2
     out, names = argv[0], argv[1:]
-    signal.signal(signal.SIGALRM, _on_alarm)
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _on_alarm)
     records = render(names or top_level_names(), walk=not names)
     with open(out, "w", encoding="utf-8") as handle:
         for record in records:

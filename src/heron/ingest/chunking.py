@@ -364,6 +364,7 @@ class SentenceChunker(_SizedChunker):
 
 def _sections(text: str, headings: Sequence[Heading]) -> list[tuple[Span, tuple[str, ...]]]:
     """Body spans between headings (heading lines excluded) with their heading paths."""
+    headings = [h for h in headings if 0 <= h.offset <= len(text)]  # ignore stale offsets
     sections: list[tuple[Span, tuple[str, ...]]] = []
     first = headings[0].offset if headings else len(text)
     sections.append((Span(0, first), ()))

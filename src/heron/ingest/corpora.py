@@ -7,8 +7,9 @@ function (signature and docstring) and per public class (signature, docstring an
 its *own* public methods and properties). The title is the dotted name
 (``shlex.split``, ``os.path.commonprefix``) so the module is part of what gets
 embedded. Sources are ``stdlib:<module>`` for a module page and
-``stdlib:<module>:<object>`` for an object. Metadata: ``corpus``, ``module``, ``object`` ("" for a module page),
-``kind`` (``module``/``class``/``function``) and ``python`` (version).
+``stdlib:<module>:<object>`` for an object. Metadata: ``corpus``, ``module``,
+``object`` ("" for a module page), ``kind`` (``module``/``class``/``function``) and
+``python`` (version).
 
 Rendering imports several hundred modules, so it happens in a separate interpreter
 (``_stdlib_render.py``, started with ``-S -P``: no site-packages, no current
