@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS records (
     seq INTEGER NOT NULL,
     UNIQUE (collection_id, external_id)
 );
-CREATE INDEX IF NOT EXISTS records_by_seq ON records (collection_id, seq);
+CREATE INDEX IF NOT EXISTS records_by_collection ON records (collection_id, id);
 CREATE TABLE IF NOT EXISTS record_meta (
     collection_id INTEGER NOT NULL,
     record_id INTEGER NOT NULL,
@@ -63,8 +63,10 @@ CREATE TABLE IF NOT EXISTS record_meta (
     num_value REAL,
     in_list INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS record_meta_str ON record_meta (collection_id, key, str_value);
-CREATE INDEX IF NOT EXISTS record_meta_num ON record_meta (collection_id, key, num_value);
+CREATE INDEX IF NOT EXISTS record_meta_str
+    ON record_meta (collection_id, key, str_value, in_list, record_id);
+CREATE INDEX IF NOT EXISTS record_meta_num
+    ON record_meta (collection_id, key, num_value, kind, in_list, record_id);
 CREATE INDEX IF NOT EXISTS record_meta_record ON record_meta (record_id);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -80,10 +82,13 @@ CREATE TABLE IF NOT EXISTS sources (
     PRIMARY KEY (collection_id, source)
 );
 """
-# record_meta.kind: 's' str, 'n' int/float, 'b' bool, 'z' None. ``changes.op``: add, update,
-# delete. AUTOINCREMENT on ids and seqs means neither is ever reused, so a cached index
-# keyed by (collection id, seq) can never be mistaken for a newer state, and a later ANN
-# index can use record ids as stable labels.
+# record_meta.kind: 's' str, 'n' int/float, 'b' bool, 'z' None; the two indexes lead with
+# (collection, key, value) so filters are index range scans, and carry the other columns
+# a filter reads so those scans never touch the table. ``changes.op``: add, update, delete.
+# ``records_by_collection`` lists a collection's ids in order without reading the wide rows.
+# AUTOINCREMENT on ids and seqs means neither is ever reused, so a cached index keyed by
+# (collection id, seq) can never be mistaken for a newer state, and a later ANN index can
+# use record ids as stable labels.
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,8 @@ class Catalog:
             # FULL, not NORMAL: in WAL mode NORMAL already survives a killed process, but
             # FULL also fsyncs the WAL at each commit, so an acknowledged write survives an
             # OS crash or power loss too. It costs one fsync per write call (a whole batch
-            # is one transaction), which is small next to embedding the batch.
+            # is one transaction): measured 4.5 ms vs 0.6 ms per replace_source of 5 chunks
+            # on the dev box, small next to embedding those chunks with a real model.
             conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc

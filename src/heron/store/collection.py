@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from heron.errors import ConfigError, InputError
+from heron.errors import CollectionNotFound, ConfigError, InputError
 from heron.models.base import Embedder
 from heron.store import catalog, records
 from heron.store.filters import SqlFragment, compile_filter, parse_filter
@@ -34,11 +35,26 @@ from heron.store.validation import (
     check_include,
     check_vectors,
 )
-from heron.store.writes import WriteMode, apply_split, check_content, split_batch
+from heron.store.writes import (
+    WriteMode,
+    WriteSplit,
+    apply_split,
+    check_content,
+    check_source,
+    refuse_foreign_ids,
+    split_batch,
+    with_source,
+)
 from heron.types import Hit
 
 if TYPE_CHECKING:
     from heron.store.store import Store
+
+#: what the write methods accept; anything else is refused at run time with an InputError
+Ids = Sequence[str] | str
+Documents = Sequence[str | None] | None
+Embeddings = ArrayLike | None
+Metadatas = Sequence[Mapping[str, Any] | None] | None
 
 GET_FIELDS = ("documents", "metadatas", "embeddings")
 QUERY_FIELDS = ("documents", "metadatas", "distances")
@@ -80,24 +96,36 @@ class Collection:
     # ------------------------------------------------------------ writes
 
     def add(
-        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+        self,
+        ids: Ids,
+        documents: Documents = None,
+        embeddings: Embeddings = None,
+        metadatas: Metadatas = None,
     ) -> None:
         """Insert new records; refused (nothing written) if any id exists already."""
         self._write(build_batch(ids, documents, embeddings, metadatas), "add")
 
     def upsert(
-        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+        self,
+        ids: Ids,
+        documents: Documents = None,
+        embeddings: Embeddings = None,
+        metadatas: Metadatas = None,
     ) -> None:
         """Update the ids that exist, add the others."""
         self._write(build_batch(ids, documents, embeddings, metadatas), "upsert")
 
     def update(
-        self, ids: Any, documents: Any = None, embeddings: Any = None, metadatas: Any = None
+        self,
+        ids: Ids,
+        documents: Documents = None,
+        embeddings: Embeddings = None,
+        metadatas: Metadatas = None,
     ) -> None:
         """Change only the given fields of existing records; refused if any id is missing."""
         self._write(build_batch(ids, documents, embeddings, metadatas), "update")
 
-    def delete(self, ids: Any = None, where: Where = None) -> int:
+    def delete(self, ids: Ids | None = None, where: Where = None) -> int:
         """Delete by ids and/or filter; returns how many records were deleted."""
         node = parse_filter(where)
         if ids is None and node is None:
@@ -123,8 +151,7 @@ class Collection:
             split = split_batch(batch, vectors, existing, mode, self.name)
             self._fix_dimension(conn, row, vectors)
             apply_split(conn, row, batch, vectors, split)
-        if vectors is not None:
-            self._dimension = int(vectors.shape[1])
+        self._remember_dimension(vectors)
 
     def _batch_vectors(self, batch: RecordBatch) -> tuple[Matrix | None, bool]:
         """The batch's vectors (embedding documents if needed) and whether we embedded them."""
@@ -154,6 +181,11 @@ class Collection:
             from_embedder=from_embedder,
         )
 
+    def _remember_dimension(self, vectors: Matrix | None) -> None:
+        """After a commit: the first write of a collection without embedder fixed it."""
+        if vectors is not None and vectors.shape[0]:
+            self._dimension = int(vectors.shape[1])
+
     def _fix_dimension(
         self, conn: sqlite3.Connection, row: catalog.CollectionRow, vectors: Matrix | None
     ) -> None:
@@ -168,7 +200,7 @@ class Collection:
 
     def get(
         self,
-        ids: Any = None,
+        ids: Ids | None = None,
         where: Where = None,
         limit: int | None = None,
         offset: int = 0,
@@ -200,7 +232,7 @@ class Collection:
     def query(
         self,
         texts: Sequence[str] | str | None = None,
-        embeddings: Any = None,
+        embeddings: Embeddings = None,
         k: int = 10,
         where: Where = None,
         include: Sequence[str] = ("documents", "metadatas", "distances"),
@@ -240,7 +272,7 @@ class Collection:
 
         def build() -> VectorIndex:
             ids, vectors = records.load_vectors(conn, row.id, dimension)
-            return ExactIndex(row.metric, ids, vectors)
+            return ExactIndex(row.metric, ids, vectors, owned=True)
 
         return self._store.indexes.get(row.id, row.last_seq, build)
 
@@ -272,7 +304,10 @@ class Collection:
             row = self._live_row(conn)
             if match is None:
                 return []
-            found = records.keyword_matches(conn, row, match, self._compile(node, row), k)
+            where_sql = (
+                None if node is None else compile_filter(node, row.id, f"+{row.fts_table}.rowid")
+            )
+            found = records.keyword_matches(conn, row, match, where_sql, k)
         return [
             _hit(record, -rank, row.metric, frozenset({"documents", "metadatas"}))
             for record, rank in found
@@ -289,10 +324,10 @@ class Collection:
         self,
         source: str,
         content_hash: str,
-        ids: Any,
-        documents: Any,
-        embeddings: Any,
-        metadatas: Any,
+        ids: Ids,
+        documents: Documents,
+        embeddings: Embeddings,
+        metadatas: Metadatas,
     ) -> None:
         """Swap a source's records for new ones and record its hash, in one transaction.
 
@@ -300,30 +335,29 @@ class Collection:
         refused), so the next replacement finds them. ``embeddings=None`` embeds the
         documents.
         """
-        _check_source(source, content_hash)
-        batch = build_batch(ids, documents, embeddings, metadatas, allow_empty=True)
-        batch = _with_source(batch, source)
-        if len(batch) and batch.documents is None and batch.embeddings is None:
-            raise InputError("replace_source needs documents or embeddings for its records")
+        check_source(source, content_hash)
+        batch = with_source(
+            build_batch(ids, documents, embeddings, metadatas, allow_empty=True), source
+        )
         vectors, from_embedder = self._batch_vectors(batch)
+        if len(batch) and vectors is None:
+            raise InputError("replace_source needs documents or embeddings for its records")
         with self._store.catalog.write() as conn:
             row = self._live_row(conn)
             old = records.source_record_ids(conn, row.id, source)
-            if vectors is not None and len(batch):
+            if vectors is not None:
                 self._check_vectors(row, vectors, from_embedder)
-                _refuse_foreign_ids(conn, row, batch.ids, old, source)
-                self._fix_dimension(conn, row, vectors)
+                refuse_foreign_ids(conn, row, batch.ids, old, source)
             records.delete_records(conn, row, old)
-            if vectors is not None and len(batch):
-                split = split_batch(batch, vectors, {}, "add", self.name)
-                apply_split(conn, row, batch, vectors, split)
+            if vectors is not None:
+                self._fix_dimension(conn, row, vectors)
+                apply_split(conn, row, batch, vectors, WriteSplit.all_new(len(batch)))
             records.set_source(conn, row.id, source, content_hash)
-        if vectors is not None and len(batch):
-            self._dimension = int(vectors.shape[1])
+        self._remember_dimension(vectors)
 
     def remove_source(self, source: str) -> int:
         """Delete a source's records and forget its hash; returns how many records went."""
-        _check_source(source, "-")
+        check_source(source, "-")
         with self._store.catalog.write() as conn:
             row = self._live_row(conn)
             removed = records.delete_records(
@@ -341,7 +375,11 @@ class Collection:
         return collection_info(row, count)
 
     def _live_row(self, conn: sqlite3.Connection) -> catalog.CollectionRow:
-        row = catalog.collection_by_id(conn, self._id, self.name)
+        try:
+            row = catalog.collection_by_id(conn, self._id, self.name)
+        except CollectionNotFound:
+            self._store.indexes.drop(self._id)  # deleted, maybe by another process
+            raise
         self._dimension = row.dimension
         return row
 
@@ -381,40 +419,3 @@ def _get_result(found: list[records.StoredRecord], fields: frozenset[str]) -> Ge
         if "embeddings" in fields
         else None,
     )
-
-
-def _check_source(source: object, content_hash: object) -> None:
-    if not isinstance(source, str) or not source:
-        raise InputError(f"source must be a non-empty string, got {source!r}")
-    if not isinstance(content_hash, str) or not content_hash:
-        raise InputError(f"content_hash must be a non-empty string, got {content_hash!r}")
-
-
-def _with_source(batch: RecordBatch, source: str) -> RecordBatch:
-    metadatas = batch.metadatas or [{} for _ in batch.ids]
-    for position, meta in enumerate(metadatas):
-        if meta.setdefault("source", source) != source:
-            raise InputError(
-                f"metadatas[{position}] has source {meta['source']!r}, not {source!r}",
-                hint="replace_source stores records under the source it is given",
-            )
-    return RecordBatch(batch.ids, batch.documents, batch.embeddings, metadatas)
-
-
-def _refuse_foreign_ids(
-    conn: sqlite3.Connection,
-    row: catalog.CollectionRow,
-    ids: list[str],
-    old: list[int],
-    source: str,
-) -> None:
-    owned = set(old)
-    taken = [
-        ext for ext, rid in records.existing_ids(conn, row.id, ids).items() if rid not in owned
-    ]
-    if taken:
-        raise InputError(
-            f"ids already used by records outside source '{source}': "
-            + ", ".join(sorted(taken)[:5]),
-            hint="make chunk ids unique per source, e.g. prefix them with the source",
-        )

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from heron.errors import FilterError
-from heron.store.validation import unrepresentable_number
+from heron.store.validation import plain, unrepresentable_number
 
 Scalar = str | int | float | bool | None
 SqlValue = str | int | float | None
@@ -125,6 +125,7 @@ def _parse_logical(op: str, value: object, path: str) -> Node:
 
 
 def _scalar(op: str, value: object, path: str) -> Scalar:
+    value = plain(value)
     if unrepresentable_number(value):
         raise _error(path, f"{op} needs a finite 64-bit number, got {value}")
     if value is None or isinstance(value, str | int | float | bool):
@@ -137,6 +138,7 @@ def _scalar(op: str, value: object, path: str) -> Scalar:
 
 
 def _orderable(op: str, value: object, path: str) -> Scalar:
+    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _error(path, f"{op} needs a number or a string, got {value!r}")
     return _scalar(op, value, path)
@@ -149,6 +151,7 @@ def _scalar_list(op: str, value: object, path: str) -> tuple[Scalar, ...]:
 
 
 def _containable(op: str, value: object, path: str) -> Scalar:
+    value = plain(value)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _error(path, f"{op} needs a string or a number, got {value!r}")
     return _scalar(op, value, path)

@@ -6,9 +6,11 @@ that sequence (one indexed SELECT) and rebuilds only when it moved, so writes
 committed by another process are seen without reopening the store.
 
 Today there is one family, ``ExactIndex``: a numpy BLAS matmul over all vectors.
-Measured on the 2-core dev box (384-d, k=10): numpy 0.12 ms vs faiss IndexFlatIP
-2.4 ms at 10k vectors, 2.7 ms vs 9.5 ms at 100k (1 query); 14.7 ms vs 42.9 ms at
-100k for 16 queries, so faiss Flat brings nothing for exact search here.
+Measured on the 2-core dev box (384-d, k=10, numpy matmul + argpartition vs faiss
+1.15 IndexFlatIP): 0.12 vs 2.4 ms at 10k vectors, 0.58 vs 2.6 ms at 30k, 2.7 vs
+9.5 ms at 100k for one query; 1.2 vs 3.0, 3.6 vs 15.4 and 14.7 vs 42.9 ms for 16
+queries. faiss Flat brings nothing for exact search here, and numpy needs no copy
+of the vectors beyond the one we hold.
 
 Scores are higher-is-better for every metric: cosine similarity, inner product,
 and negated euclidean distance for l2.
@@ -28,6 +30,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from heron.errors import StoreError
 from heron.store.results import Metric
 
 IdArray = NDArray[np.int64]
@@ -35,6 +38,10 @@ Matrix = NDArray[np.float32]
 
 #: cap on the scores matrix a search holds at once (queries x vectors), ~64 MB of float32
 _MAX_SCORES = 16_000_000
+#: above this share of the index, a filtered search scores every row and keeps the
+#: candidates' scores, instead of copying their vectors (the copy costs more than the
+#: extra products)
+GATHER_MAX_FRACTION = 0.15
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,12 @@ def distance_from_score(metric: Metric, score: float) -> float:
     return 1.0 - score if metric == "cosine" else -score
 
 
-def _normalise(matrix: Matrix) -> Matrix:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+def _normalise(matrix: Matrix, *, in_place: bool = False) -> Matrix:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    out = matrix if in_place else matrix.astype(np.float32, copy=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", out, out))
+    out /= np.where(norms == 0, 1, norms)[:, None]
+    return out
 
 
 def top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
@@ -85,41 +95,63 @@ def top_k(scores: NDArray[np.float32], k: int) -> NDArray[np.intp]:
     return np.take_along_axis(part, order, axis=1)
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """What one search scores; with ``columns``, only those rows' scores are kept."""
+
+    ids: IdArray
+    vectors: Matrix
+    sq_norms: NDArray[np.float32] | None
+    columns: NDArray[np.intp] | None = None
+
+
 class ExactIndex:
     """Brute-force search: one matrix product per query block; always the true top-k."""
 
     exact = True
 
-    def __init__(self, metric: Metric, ids: IdArray, vectors: Matrix) -> None:
+    def __init__(
+        self, metric: Metric, ids: IdArray, vectors: Matrix, *, owned: bool = False
+    ) -> None:
+        """``owned=True`` lets the index keep (and normalise in place) the caller's array."""
         if ids.shape[0] != vectors.shape[0]:
-            raise ValueError("ids and vectors differ in length")
-        order = np.argsort(ids, kind="stable")
+            raise StoreError(f"index got {ids.shape[0]} ids for {vectors.shape[0]} vectors")
+        if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, vectors, owned = ids[order], vectors[order], True
         self.metric: Metric = metric
-        self._ids = np.ascontiguousarray(ids[order], dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
-        self._vectors = _normalise(vectors) if metric == "cosine" else vectors
+        self._ids = np.ascontiguousarray(ids, dtype=np.int64)
+        in_place = owned and vectors.flags.writeable and vectors.dtype == np.float32
+        if metric == "cosine":
+            vectors = _normalise(vectors, in_place=in_place)
+        self._vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self._sq_norms = np.einsum("ij,ij->i", vectors, vectors) if metric == "l2" else None
 
     def __len__(self) -> int:
         return int(self._ids.shape[0])
 
     def search(self, queries: Matrix, k: int, subset: IdArray | None = None) -> Neighbours:
-        rows = None if subset is None else self._positions(subset)
-        ids = self._ids if rows is None else self._ids[rows]
-        if ids.shape[0] == 0 or k < 1:
+        rows = self._select(subset)
+        if rows.ids.shape[0] == 0 or k < 1:
             return Neighbours.empty(queries.shape[0])
-        vectors = self._vectors if rows is None else self._vectors[rows]
-        sq_norms = (
-            self._sq_norms if rows is None or self._sq_norms is None else self._sq_norms[rows]
-        )
-        block = max(1, _MAX_SCORES // ids.shape[0])
+        block = max(1, _MAX_SCORES // rows.vectors.shape[0])
         parts = [
-            self._search_block(queries[start : start + block], k, ids, vectors, sq_norms)
+            self._search_block(queries[start : start + block], k, rows)
             for start in range(0, queries.shape[0], block)
         ]
         return Neighbours(
             np.concatenate([p.ids for p in parts]), np.concatenate([p.scores for p in parts])
         )
+
+    def _select(self, subset: IdArray | None) -> _Rows:
+        """All rows; a gathered copy of a small subset; or all rows, keeping a large subset."""
+        if subset is None:
+            return _Rows(self._ids, self._vectors, self._sq_norms)
+        pos = self._positions(subset)
+        if pos.shape[0] > GATHER_MAX_FRACTION * len(self):
+            return _Rows(self._ids[pos], self._vectors, self._sq_norms, columns=pos)
+        sq_norms = None if self._sq_norms is None else self._sq_norms[pos]
+        return _Rows(self._ids[pos], self._vectors[pos], sq_norms)
 
     def _positions(self, subset: IdArray) -> NDArray[np.intp]:
         """Rows of ``subset`` ids that this index holds (unknown ids are skipped)."""
@@ -129,17 +161,12 @@ class ExactIndex:
         held: NDArray[np.intp] = pos[self._ids[pos] == wanted]
         return held
 
-    def _search_block(
-        self,
-        queries: Matrix,
-        k: int,
-        ids: IdArray,
-        vectors: Matrix,
-        sq_norms: NDArray[np.float32] | None,
-    ) -> Neighbours:
-        scores = self._scores(queries, vectors, sq_norms)
+    def _search_block(self, queries: Matrix, k: int, rows: _Rows) -> Neighbours:
+        scores = self._scores(queries, rows.vectors, rows.sq_norms)
+        if rows.columns is not None:
+            scores = scores[:, rows.columns]
         best = top_k(scores, k)
-        return Neighbours(ids[best], np.take_along_axis(scores, best, axis=1))
+        return Neighbours(rows.ids[best], np.take_along_axis(scores, best, axis=1))
 
     def _scores(
         self, queries: Matrix, vectors: Matrix, sq_norms: NDArray[np.float32] | None

@@ -7,6 +7,7 @@ collection's embedder spec. Opening a store loads no model and no vectors.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -90,7 +91,7 @@ class Store:
         embedder: str | None = DEFAULT_EMBEDDER,
         metric: Literal["cosine", "l2", "ip"] = "cosine",
         dimension: int | None = None,
-        metadata: Any = None,
+        metadata: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` an existing one is returned as stored.
@@ -125,7 +126,7 @@ class Store:
         embedder: str | None = DEFAULT_EMBEDDER,
         metric: Literal["cosine", "l2", "ip"] = "cosine",
         dimension: int | None = None,
-        metadata: Any = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Collection:
         """The named collection; created with these settings if it does not exist."""
         return self.create_collection(

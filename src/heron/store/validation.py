@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from heron.errors import DimensionMismatch, InputError
 from heron.store.results import METRICS, Metric
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 SCALAR_TYPES = (str, int, float, bool, type(None))
 LIST_ITEM_TYPES = (str, int, float)
 
@@ -42,7 +42,7 @@ class RecordBatch:
 
 
 def check_collection_name(name: object) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InputError(
             f"invalid collection name {name!r}",
             hint="use 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit",
@@ -90,22 +90,35 @@ def unrepresentable_number(value: object) -> bool:
     return isinstance(value, int) and not -(2**63) <= value < 2**63
 
 
-def _check_meta_value(key: str, value: object, where: str) -> None:
+def plain(value: object) -> object:
+    """numpy scalars (``np.int64(3)``) as the Python values they hold."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _list_item(key: str, item: object, where: str) -> object:
+    item = plain(item)
+    if (
+        isinstance(item, bool)
+        or not isinstance(item, LIST_ITEM_TYPES)
+        or unrepresentable_number(item)
+    ):
+        raise InputError(
+            f"{where}: metadata '{key}' holds {item!r} in a list",
+            hint="list items must be str, int or finite float",
+        )
+    return item
+
+
+def _meta_value(key: str, value: object, where: str) -> object:
+    value = plain(value)
     if unrepresentable_number(value):
         raise InputError(
             f"{where}: metadata '{key}' is {value}; numbers must be finite 64-bit values"
         )
     if isinstance(value, SCALAR_TYPES):
-        return
+        return value
     if isinstance(value, list | tuple):
-        for item in value:
-            bad_type = isinstance(item, bool) or not isinstance(item, LIST_ITEM_TYPES)
-            if bad_type or unrepresentable_number(item):
-                raise InputError(
-                    f"{where}: metadata '{key}' holds {item!r} in a list",
-                    hint="list items must be str, int or finite float",
-                )
-        return
+        return [_list_item(key, item, where) for item in value]
     raise InputError(
         f"{where}: metadata '{key}' has unsupported type {type(value).__name__}",
         hint="values must be str, int, float, bool, None or a list of str/int/float",
@@ -125,8 +138,7 @@ def check_metadata(metadata: object, where: str) -> dict[str, Any]:
                 f"{where}: metadata key {key!r} is not allowed",
                 hint="keys are non-empty strings that do not start with '$'",
             )
-        _check_meta_value(key, value, where)
-        out[key] = list(value) if isinstance(value, tuple) else value
+        out[key] = _meta_value(key, value, where)
     return out
 
 
@@ -175,7 +187,8 @@ def check_metadatas(metadatas: object, n: int) -> list[dict[str, Any]] | None:
 def as_matrix(vectors: object, what: str = "embeddings") -> Matrix:
     """Any array-like of vectors (or one vector) as a finite float32 ``n x d`` matrix."""
     try:
-        matrix = np.asarray(vectors, dtype=np.float32)
+        with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
+            matrix = np.asarray(vectors, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{what} are not a numeric matrix: {exc}") from exc
     if matrix.ndim == 1:
@@ -186,7 +199,7 @@ def as_matrix(vectors: object, what: str = "embeddings") -> Matrix:
     if bad.any():
         raise InputError(
             f"{what}[{int(np.argmax(bad))}] contains NaN or infinity",
-            hint="vectors must be finite float32 values",
+            hint="vectors must be finite and within float32 range",
         )
     return np.ascontiguousarray(matrix)
 
@@ -234,11 +247,11 @@ def check_vectors(
     if dimension is not None and matrix.shape[1] != dimension:
         raise dimension_error(collection, dimension, matrix.shape[1], embedder, from_embedder)
     if metric == "cosine":
-        zero = np.linalg.norm(matrix, axis=1) == 0
+        zero = ~matrix.any(axis=1)
         if zero.any():
             raise InputError(
                 f"vector {int(np.argmax(zero))} is all zeros; cosine similarity is undefined",
-                hint="drop the record or use a collection with metric 'l2' or 'ip'",
+                hint="use non-zero vectors, or a collection with metric 'l2' or 'ip'",
             )
 
 

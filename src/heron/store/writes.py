@@ -10,6 +10,8 @@ that changes data, so a refused call writes nothing.
   embeddings are re-embedded; metadata alone keeps the vector; metadata given
   replaces the record's metadata as a whole (it is not merged).
 * ``upsert``: ``update`` for ids that exist, ``add`` for the others.
+* ``replace_source``: every record carries ``metadata["source"]``, so the next
+  replacement finds them; ids held by records of other sources are refused.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ class WriteSplit:
     new: list[int]
     existing: list[int]
     record_ids: list[int]  # record id of each position in ``existing``
+
+    @classmethod
+    def all_new(cls, n: int) -> WriteSplit:
+        return cls(list(range(n)), [], [])
 
 
 def _listing(ids: Sequence[str]) -> str:
@@ -116,4 +122,44 @@ def apply_split(
             documents=documents,
             metadatas=metadatas,
             vectors=vectors[split.new],
+        )
+
+
+# ---------------------------------------------------------------- sources
+
+
+def check_source(source: object, content_hash: object) -> None:
+    if not isinstance(source, str) or not source:
+        raise InputError(f"source must be a non-empty string, got {source!r}")
+    if not isinstance(content_hash, str) or not content_hash:
+        raise InputError(f"content_hash must be a non-empty string, got {content_hash!r}")
+
+
+def with_source(batch: RecordBatch, source: str) -> RecordBatch:
+    """Stamp ``source`` into every record's metadata; a different value is refused."""
+    metadatas = batch.metadatas or [{} for _ in batch.ids]
+    for position, meta in enumerate(metadatas):
+        if meta.setdefault("source", source) != source:
+            raise InputError(
+                f"metadatas[{position}] has source {meta['source']!r}, not {source!r}",
+                hint="replace_source stores records under the source it is given",
+            )
+    return RecordBatch(batch.ids, batch.documents, batch.embeddings, metadatas)
+
+
+def refuse_foreign_ids(
+    conn: sqlite3.Connection,
+    row: CollectionRow,
+    ids: list[str],
+    old: list[int],
+    source: str,
+) -> None:
+    """Replacing a source may reuse its own ids, never another record's."""
+    owned = set(old)
+    existing = records.existing_ids(conn, row.id, ids)
+    taken = sorted(ext for ext, rid in existing.items() if rid not in owned)
+    if taken:
+        raise InputError(
+            f"ids already used by records outside source '{source}': {_listing(taken)}",
+            hint="make chunk ids unique per source, e.g. prefix them with the source",
         )
