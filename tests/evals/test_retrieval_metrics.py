@@ -19,6 +19,7 @@ def test_first_rank_hit() -> None:
 
 def test_duplicates_of_a_value_count_once() -> None:
     q = RetrievalQuery("q", {"module": ["a", "b"]})
+    assert score_ranking(hits("x", "y", "b"), q, 3).recall == 1.0  # alternatives: any one
     r = score_ranking(hits("x", "a", "a", "b"), q, 4)
     assert r.recall == 1.0
     assert r.reciprocal_rank == 0.5

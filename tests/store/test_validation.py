@@ -83,7 +83,9 @@ def test_small_checks() -> None:
     ("text", "expected"),
     [
         ("hello world", '"hello" OR "world"'),
-        ('say "NEAR(a b)" AND x*', '"say" OR "near" OR "a" OR "b" OR "and" OR "x"'),
+        ('say "NEAR(a b)" AND x*', '"say" OR "near" OR "b" OR "x"'),
+        ("how do I run it at a later time", '"run" OR "later" OR "time"'),
+        ("how do i", '"how" OR "do" OR "i"'),
         ("Dup dup DUP", '"dup"'),
         ("?!* ^:()", None),
         ("", None),

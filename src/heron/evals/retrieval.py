@@ -2,10 +2,12 @@
 
 A query names what is relevant by metadata values, e.g.
 ``{"query": "split a shell command line", "relevant": {"module": ["shlex"]}}``:
-a hit is relevant when any listed field has one of the listed values. Each
-relevant *value* counts once (several chunks of ``shlex`` are one relevant
-item), so recall@k is the share of relevant values found in the top k, MRR is
-1/rank of the first relevant hit, and nDCG@k uses binary gains.
+a hit is relevant when any listed field has one of the listed values. The listed
+values are *alternatives* — any one of them answers the query — so recall@k is
+the share of queries with a relevant hit in the top k (recall@1: the right
+module comes first), MRR is the mean of 1/rank of the first relevant hit, and
+nDCG@k uses binary gains where each relevant value counts once (several chunks
+of ``shlex`` are one relevant item).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def score_ranking(hits: Sequence[Hit], query: RetrievalQuery, k: int) -> QueryRe
     ideal = sum(1.0 / math.log2(r + 1) for r in range(1, min(k, total) + 1))
     return QueryResult(
         query.query,
-        len(found) / total,
+        1.0 if found else 0.0,
         1.0 / first_rank if first_rank else 0.0,
         dcg / ideal if ideal else 0.0,
         [hit.id for hit in hits[:k]],

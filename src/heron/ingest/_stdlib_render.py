@@ -157,10 +157,19 @@ def public_objects(module: ModuleType) -> list[tuple[str, object]]:
             continue
         if not (inspect.isclass(value) or inspect.isroutine(value)):
             continue
-        if not has_all and getattr(value, "__module__", None) != module.__name__:
+        if not has_all and not _defined_here(value, module):
             continue
         found.append((key, value))
     return found
+
+
+def _defined_here(value: object, module: ModuleType) -> bool:
+    """Whether ``value`` belongs to ``module`` (pydoc's rule for modules without ``__all__``).
+
+    Functions implemented in a C accelerator (``bisect.bisect_left`` lives in
+    ``_bisect``) are built-ins and count as the public module's own, as in pydoc.
+    """
+    return inspect.isbuiltin(value) or getattr(value, "__module__", None) == module.__name__
 
 
 def _signature(obj: object) -> str:

@@ -42,7 +42,7 @@ from heron.errors import IngestError
 from heron.types import Document
 
 #: Bump when the rendering changes, so cached corpora are not reused.
-STDLIB_FORMAT = 1
+STDLIB_FORMAT = 2
 RENDER_TIMEOUT_S = 300
 _RENDERER = Path(__file__).with_name("_stdlib_render.py")
 _OVERSTRIKE = re.compile(r".\x08")

@@ -17,7 +17,7 @@ from heron.store import Store
 #: Best-dense-score thresholds below which an answer abstains, per embedder.
 #: How each was measured: docs/rag.md ("Calibrating abstention").
 CALIBRATED_THRESHOLDS: dict[str, float] = {
-    "bundled:minilm": 0.30,
+    "bundled:minilm": 0.40,
 }
 
 
