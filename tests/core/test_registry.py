@@ -22,7 +22,7 @@ def test_malformed_spec(bad: str) -> None:
 
 
 def test_unknown_scheme_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match="known embedder schemes: bundled, hash, st"):
+    with pytest.raises(ConfigError, match="known embedder schemes: bundled, hash, onnx, st"):
         ModelRegistry().embedder("nope:x")
 
 

@@ -19,7 +19,7 @@ from heron.testing import HashEmbedder, ScriptedLLM
 
 DOCS = {
     "shlex": "shlex.split: Split the string s using shell-like syntax, respecting quotes.",
-    "sched": "sched.scheduler: A general purpose event scheduler to run a function at a later time.",
+    "sched": "sched.scheduler: A general purpose event scheduler to run a function later.",
     "json": "json.dumps: Serialize an object to a JSON formatted string.",
     "csv": "csv.reader: Return a reader object which will iterate over lines in a CSV file.",
 }
@@ -148,3 +148,14 @@ def test_hybrid_finds_exact_identifier_dense_misses(tmp_path: Path) -> None:
         hybrid = Retriever(col, k=3, hybrid=True).retrieve("zzyzx_commonprefix").hits
     assert "target" in [h.id for h in hybrid]
     assert hybrid[0].id == "target" or "target" not in [h.id for h in dense]
+
+
+def test_prompt_echo_is_cut_and_withheld(collection: Collection) -> None:
+    answer = make_asker(collection, "Use shlex.split.\n### Passages\njunk").ask(
+        "split a shell line"
+    )
+    assert answer.model_text == "Use shlex.split."
+    from heron.rag.prompt import QUESTION_LEAD
+
+    echo = make_asker(collection, f"{QUESTION_LEAD} split").ask("split a shell line")
+    assert "repeated the prompt" in echo.text

@@ -40,7 +40,13 @@ class CliState:
     @property
     def registry(self) -> ModelRegistry:
         if self._registry is None:
-            self._registry = ModelRegistry(options={"threads": self.settings.threads})
+            self._registry = ModelRegistry(
+                options={
+                    "threads": self.settings.threads,
+                    "model_cache": self.settings.cache / "models",
+                    "onnx_cache": self.settings.cache / "onnx",
+                }
+            )
         return self._registry
 
     def store(self) -> Store:

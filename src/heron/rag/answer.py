@@ -19,7 +19,7 @@ from typing import Any, Literal
 from heron.errors import HeronTimeout
 from heron.models.base import LLM, Embedder, GenerateOptions
 from heron.rag.grounding import supporting_sentence, ungrounded_terms
-from heron.rag.prompt import build_prompt, passage_label
+from heron.rag.prompt import DELIMITER_STOPS, ECHO_FRAGMENTS, build_prompt, passage_label
 from heron.rag.retrieve import Retrieval, Retriever
 from heron.rag.traces import TraceSink
 from heron.types import Answer, Citation, Hit
@@ -116,7 +116,9 @@ class Asker:
     def _generate(self, messages: Any) -> Iterator[str]:
         """Stream the model's words, stopping at the generation time budget."""
         deadline = time.monotonic() + self.generation_timeout_s
-        for piece in self.llm.stream(messages, self.options):
+        stops = list(dict.fromkeys([*self.options.stop, *DELIMITER_STOPS]))
+        options = self.options.model_copy(update={"stop": stops})
+        for piece in self.llm.stream(messages, options):
             yield piece
             if time.monotonic() > deadline:
                 yield " …[stopped: generation time budget reached]"
@@ -149,6 +151,8 @@ def _compose(lead: str, model_text: str, passages: list[str]) -> str:
     """Lead with the evidence; add the model's words only when they stay grounded."""
     if not model_text or model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
         return lead
+    if any(fragment in model_text for fragment in ECHO_FRAGMENTS):
+        return f"{lead}\n\n(The model's reply repeated the prompt and was withheld.)"
     missing = ungrounded_terms(model_text, passages)
     if missing:
         return (

@@ -12,6 +12,7 @@ defences live here:
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Sequence
 
@@ -21,9 +22,14 @@ from heron.models.base import Embedder
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'\"])|\n{2,}")
 _IDENTIFIER = re.compile(
-    r"\b[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b|\b[A-Za-z_]\w*(?=\()"
+    r"\b[A-Za-z_][A-Za-z0-9_]+(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"  # dotted: os.path.join
+    r"|\b[A-Za-z_]\w*(?=\()"  # called: split(
+    r"|(?<=`)[A-Za-z_][\w.]*(?=`)"  # quoted as code: `faulthandler`
 )
+_DEFINED = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)|\b([A-Za-z_]\w*)\s*=[^=]")
+_BUILTIN_NAMES = frozenset(dir(builtins))
 _MIN_SENTENCE_CHARS = 12
+_MIN_PROSE_RATIO = 0.8
 
 
 def split_sentences(text: str) -> list[str]:
@@ -37,7 +43,8 @@ def supporting_sentence(question: str, passage: str, embedder: Embedder | None) 
 
     With no embedder, the sentence sharing most words with the question wins.
     """
-    sentences = split_sentences(passage)[:40]
+    candidates = split_sentences(passage)[:40]
+    sentences = [s for s in candidates if _is_prose(s)] or candidates[:1]
     if not sentences:
         return " ".join(passage.split())[:300]
     if embedder is None:
@@ -49,9 +56,22 @@ def supporting_sentence(question: str, passage: str, embedder: Embedder | None) 
     return sentences[int(np.argmax(scores))]
 
 
+def _is_prose(sentence: str) -> bool:
+    """A sentence of words rather than a signature such as ``split(s, comments=False)``."""
+    letters = sum(ch.isalpha() or ch.isspace() for ch in sentence)
+    return len(sentence.split()) >= 4 and letters / len(sentence) >= _MIN_PROSE_RATIO
+
+
 def identifiers(text: str) -> set[str]:
-    """Dotted names (``os.path.join``) and called names (``split(``) in ``text``."""
-    return {m.group(0) for m in _IDENTIFIER.finditer(text)}
+    """Names of code an answer refers to.
+
+    Dotted names (``os.path.join``), called names (``split(``) and names quoted as
+    code (`` `shlex` ``) count; built-ins (``print(``) and names the answer defines
+    itself (``def my_function``, ``args = …``) do not.
+    """
+    defined = {a or b for a, b in _DEFINED.findall(text)}
+    found = {m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(text)}
+    return {n for n in found if n and n not in _BUILTIN_NAMES and n not in defined}
 
 
 def ungrounded_terms(answer: str, passages: Sequence[str]) -> list[str]:

@@ -19,13 +19,15 @@ _TERM = re.compile(r"\w+")
 MAX_TERMS = 64
 
 STOPWORDS = frozenset(
-    """a about above after again all am an and any are as at be been before being below
-    between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just me
-    more most my no nor not of off on once only or other our out over own same she should
-    so some such than that the their them then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your""".split()
+    """
+    a about above after again all am an and any are as at be been before being below
+    between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its
+    itself just me more most my no nor not of off on once only or other our out over own
+    same she should so some such than that the their them then there these they this
+    those through to too under until up very was we were what when where which while who
+    whom why will with would you your
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
