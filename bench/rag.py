@@ -130,6 +130,7 @@ class AskRecord:
     timings: dict[str, float]
     completion_tokens: int
     passages: int
+    model_text: str
 
     @property
     def generate_tokens_per_s(self) -> float:
@@ -140,9 +141,9 @@ class AskRecord:
 def ask_once(asker: Asker, llm: LlamaCppLLM, question: str) -> AskRecord:
     answer = asker.ask(question)
     tokens = llm.count_tokens(answer.model_text) if answer.model_text else 0
-    return AskRecord(
-        question, answer.abstained, dict(answer.timings), tokens, len(answer.citations)
-    )
+    timings = dict(answer.timings)
+    passages = len(answer.citations)
+    return AskRecord(question, answer.abstained, timings, tokens, passages, answer.model_text or "")
 
 
 def stage_summary(records: Sequence[AskRecord]) -> dict[str, dict[str, float]]:

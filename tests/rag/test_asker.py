@@ -145,7 +145,12 @@ def test_hybrid_finds_exact_identifier_dense_misses(tmp_path: Path) -> None:
             ["target"], documents=["zzyzx_commonprefix returns the longest common leading part"]
         )
         dense = Retriever(col, k=3, hybrid=False).retrieve("zzyzx_commonprefix").hits
-        hybrid = Retriever(col, k=3, hybrid=True).retrieve("zzyzx_commonprefix").hits
+        retrieval = Retriever(col, k=3, hybrid=True).retrieve("zzyzx_commonprefix")
+        hybrid = retrieval.hits
+        stored = col.get(ids=[h.id for h in hybrid], include=("embeddings",))
+    query = HashEmbedder(16).embed("zzyzx_commonprefix")
+    for hit_id, vector in zip(stored.ids, stored.embeddings, strict=True):
+        assert retrieval.dense_scores[hit_id] == pytest.approx(float(vector @ query), abs=1e-5)
     assert "target" in [h.id for h in hybrid]
     assert hybrid[0].id == "target" or "target" not in [h.id for h in dense]
 

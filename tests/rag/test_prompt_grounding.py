@@ -56,9 +56,25 @@ def test_prompt_labels_use_module_and_object() -> None:
 
 def test_supporting_sentence_picks_the_relevant_one() -> None:
     assert len(split_sentences(SHLEX)) == 3
-    picked = supporting_sentence("split a string using shell-like syntax", SHLEX, HashEmbedder(256))
-    assert picked == "Split the string s using shell-like syntax."
-    assert supporting_sentence("comments parsing disabled", SHLEX, None).startswith("If comments")
+    picked = supporting_sentence(
+        "split a string using shell-like syntax", [SHLEX], HashEmbedder(256)
+    )
+    assert picked == (0, "Split the string s using shell-like syntax.")
+    assert supporting_sentence("comments parsing disabled", [SHLEX], None)[1].startswith(
+        "If comments"
+    )
+
+
+def test_supporting_sentence_looks_beyond_the_first_passage() -> None:
+    join = "join(split_command) Return a shell-escaped string from *split_command*."
+    index, sentence = supporting_sentence(
+        "split the string using shell syntax", [join, SHLEX], None
+    )
+    assert index == 1 and sentence.startswith("Split the string")
+    assert supporting_sentence("escaped string", [join], None) == (
+        0,
+        "Return a shell-escaped string from *split_command*.",
+    )
 
 
 def test_ungrounded_identifiers_are_flagged() -> None:
@@ -70,7 +86,7 @@ def test_ungrounded_identifiers_are_flagged() -> None:
 def test_builtins_own_definitions_and_abbreviations_are_not_flagged() -> None:
     answer = (
         "e.g. use shlex.split:\n```python\ndef get_args():\n    args = shlex.split(line)\n"
-        "    print(len(args))\n```"
+        "    print(len(args))\n    s.replace(' ', '')\n    return func.__name__\n```"
     )
     assert ungrounded_terms(answer, [SHLEX]) == []
 
@@ -85,5 +101,5 @@ def test_lead_sentence_skips_signatures() -> None:
         "scheduler(timefunc=<built-in function monotonic>, delayfunc=<built-in function sleep>)\n\n"
         "enter(delay, priority, action) A variant that specifies the time as a relative time."
     )
-    picked = supporting_sentence("run a function at a later time", passage, None)
-    assert "relative time" in picked
+    picked = supporting_sentence("run a function at a later time", [passage], None)
+    assert "relative time" in picked[1]

@@ -25,6 +25,8 @@ from heron.rag.traces import TraceSink
 from heron.types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "I don't have that information."
+#: How many of the best passages the evidence-led first line may quote from.
+LEAD_PASSAGES = 3
 
 EventKind = Literal["citations", "lead", "token", "done"]
 
@@ -109,9 +111,12 @@ class Asker:
         yield AskEvent("done", text, citations, answer)
 
     def _lead(self, question: str, used: list[Hit]) -> str:
-        top = used[0]
-        sentence = supporting_sentence(question, top.document or "", self.embedder)
-        return f"{passage_label(top)}: {sentence} [1]"
+        """The evidence first: the best-matching sentence of the top passages, cited."""
+        top = used[:LEAD_PASSAGES]
+        index, sentence = supporting_sentence(
+            question, [h.document or "" for h in top], self.embedder
+        )
+        return f"{passage_label(top[index])}: {sentence} [{index + 1}]"
 
     def _generate(self, messages: Any) -> Iterator[str]:
         """Stream the model's words, stopping at the generation time budget."""

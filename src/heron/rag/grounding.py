@@ -23,11 +23,12 @@ from heron.models.base import Embedder
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'\"])|\n{2,}")
 _IDENTIFIER = re.compile(
     r"\b[A-Za-z_][A-Za-z0-9_]+(?:\.[A-Za-z_][A-Za-z0-9_]*)+\b"  # dotted: os.path.join
-    r"|\b[A-Za-z_]\w*(?=\()"  # called: split(
+    r"|(?<![\w.])[A-Za-z_]\w*(?=\()"  # called: split( (not methods of local objects)
     r"|(?<=`)[A-Za-z_][\w.]*(?=`)"  # quoted as code: `faulthandler`
 )
 _DEFINED = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)|\b([A-Za-z_]\w*)\s*=[^=]")
 _BUILTIN_NAMES = frozenset(dir(builtins))
+_SIGNATURE = re.compile(r"^[A-Za-z_][\w.]*\([^)]*\)\s+(?=[A-Z])")
 _MIN_SENTENCE_CHARS = 12
 _MIN_PROSE_RATIO = 0.8
 
@@ -38,22 +39,29 @@ def split_sentences(text: str) -> list[str]:
     return [" ".join(p.split()) for p in parts if len(p.strip()) >= _MIN_SENTENCE_CHARS]
 
 
-def supporting_sentence(question: str, passage: str, embedder: Embedder | None) -> str:
-    """The sentence of ``passage`` most similar to ``question``.
+def _candidates(passage: str) -> list[str]:
+    """Prose sentences of a passage, signatures stripped (first sentence as fallback)."""
+    found = [_SIGNATURE.sub("", s) for s in split_sentences(passage)[:40]]
+    return [s for s in found if _is_prose(s)] or found[:1] or [" ".join(passage.split())[:300]]
 
-    With no embedder, the sentence sharing most words with the question wins.
+
+def supporting_sentence(
+    question: str, passages: Sequence[str], embedder: Embedder | None
+) -> tuple[int, str]:
+    """The sentence, among ``passages``, most similar to ``question``, and its passage index.
+
+    Looking beyond the first passage matters: for "split a shell command line" the
+    best-ranked passage can be ``shlex.join`` while the sentence that answers is in
+    ``shlex.split``. With no embedder, the sentence sharing most words wins.
     """
-    candidates = split_sentences(passage)[:40]
-    sentences = [s for s in candidates if _is_prose(s)] or candidates[:1]
-    if not sentences:
-        return " ".join(passage.split())[:300]
+    pairs = [(i, s) for i, passage in enumerate(passages) for s in _candidates(passage)]
     if embedder is None:
         words = set(question.lower().split())
-        return max(sentences, key=lambda s: len(words & set(s.lower().split())))
-    vectors = embedder.embed_batch([question, *sentences])
+        return max(pairs, key=lambda pair: len(words & set(pair[1].lower().split())))
+    vectors = embedder.embed_batch([question, *(s for _, s in pairs)])
     vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     scores = vectors[1:] @ vectors[0]
-    return sentences[int(np.argmax(scores))]
+    return pairs[int(np.argmax(scores))]
 
 
 def _is_prose(sentence: str) -> bool:
@@ -71,7 +79,14 @@ def identifiers(text: str) -> set[str]:
     """
     defined = {a or b for a, b in _DEFINED.findall(text)}
     found = {m.group(0).rstrip(".") for m in _IDENTIFIER.finditer(text)}
-    return {n for n in found if n and n not in _BUILTIN_NAMES and n not in defined}
+    return {
+        n
+        for n in found
+        if n
+        and n not in _BUILTIN_NAMES
+        and n.split(".", 1)[0] not in defined
+        and not n.rsplit(".", 1)[-1].startswith("__")
+    }
 
 
 def ungrounded_terms(answer: str, passages: Sequence[str]) -> list[str]:

@@ -14,7 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+import numpy as np
+
 from heron.errors import InputError
+from heron.models.base import Embedder
 from heron.types import Hit
 
 RRF_K = 60
@@ -24,6 +27,21 @@ class SearchableCollection(Protocol):
     """The part of a store collection retrieval needs (any backend provides it)."""
 
     name: str
+
+    @property
+    def metric(self) -> str: ...
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def get(
+        self,
+        ids: Any = None,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        include: Any = ("documents", "metadatas"),
+    ) -> Any: ...
 
     def query(
         self,
@@ -75,11 +93,30 @@ class Retriever:
                 "the question is empty", hint="ask something, e.g. 'how do I parse JSON?'"
             )
         depth = max(self.k, self.fetch_k)
-        dense = self.collection.query(texts=[question], k=depth, where=where)[0]
+        vector = self.collection.embedder.embed(question)
+        dense = self.collection.query(embeddings=[vector], k=depth, where=where)[0]
         dense_scores = {hit.id: hit.score for hit in dense}
         best = dense[0].score if dense else float("-inf")
         if not self.hybrid:
             return Retrieval(dense[: self.k], best, dense_scores)
         keyword = self.collection.keyword_search(question, k=depth, where=where)
-        fused = reciprocal_rank_fusion([dense, keyword])
-        return Retrieval(fused[: self.k], best, dense_scores)
+        hits = reciprocal_rank_fusion([dense, keyword])[: self.k]
+        missing = [hit.id for hit in hits if hit.id not in dense_scores]
+        dense_scores.update(self._similarities(vector, missing))
+        return Retrieval(hits, best, dense_scores)
+
+    def _similarities(self, vector: np.ndarray, ids: list[str]) -> dict[str, float]:
+        """Dense scores for hits only BM25 found, so every citation has a comparable score."""
+        if not ids:
+            return {}
+        stored = self.collection.get(ids=ids, include=("embeddings",))
+        matrix = np.asarray(stored.embeddings, dtype=np.float32)
+        query = np.asarray(vector, dtype=np.float32)
+        if self.collection.metric == "l2":
+            scores = -np.linalg.norm(matrix - query, axis=1)
+        elif self.collection.metric == "cosine":
+            norms = np.linalg.norm(matrix, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+            scores = (matrix @ query) / np.maximum(norms, 1e-12)
+        else:
+            scores = matrix @ query
+        return {hit_id: float(s) for hit_id, s in zip(stored.ids, scores, strict=True)}
