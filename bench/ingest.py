@@ -3,13 +3,19 @@
 Goal: Heron ingests the stdlib corpus at least 1.5x faster than the stack a course
 teaches (LangChain's RecursiveCharacterTextSplitter + sentence-transformers + Chroma),
 on the same chunks. Both stacks read the same documents (``load_corpus("stdlib")``,
-loaded before any timing), use the same MiniLM folder (``bundled:minilm``) on the CPU
-with the same torch thread count, and write to a fresh persistent store each run.
+loaded before any timing), embed with all-MiniLM-L6-v2 from the same folder (the one
+``bundled:minilm`` ships) on the CPU with the same thread count (torch intra-op
+threads for sentence-transformers, Heron's ``threads`` registry option for its
+embedder), and write to a fresh persistent store each run. Heron embeds with what
+``--embedder`` resolves to: ``bundled:minilm`` is ONNX Runtime fp32 when onnxruntime
+is installed, else sentence-transformers; ``--embedder bundled:minilm#st`` runs Heron
+on the course's engine, which isolates the pipeline. The engine is in the table's
+title and the JSON.
 
 Variants, each timed end to end from an empty store folder to the last write:
 
 * ``own-splitter``: each stack as its user runs it. Heron is ``heron ingest --corpus
-  stdlib``: ``open_store`` -> ``create_collection(embedder="bundled:minilm")`` ->
+  stdlib``: ``open_store`` -> ``create_collection(embedder=<--embedder>)`` ->
   ``ingest_groups(col, group_documents(docs), make_chunker("structure"))`` (hash,
   chunk, embed, one durable SQLite transaction per source). The course splits with
   ``RecursiveCharacterTextSplitter`` (``--peer-chunk-size``/``--peer-overlap``
@@ -34,6 +40,7 @@ Run (full corpus, several minutes on 2 cores)::
 
     .venv/bin/python bench/ingest.py --threads 2
     .venv/bin/python bench/ingest.py --threads 2 1 --repeats 3
+    .venv/bin/python bench/ingest.py --embedder 'bundled:minilm#st'   # same engine
     .venv/bin/python bench/ingest.py --limit 300        # quick check
 
 Output: a markdown table on stdout and ``bench/results/ingest.json``.
@@ -75,7 +82,7 @@ from heron.models.registry import ModelRegistry
 from heron.store import Collection, open_store
 from heron.types import Chunk, Document
 
-EMBEDDER = "bundled:minilm"
+DEFAULT_EMBEDDER = "bundled:minilm"
 COLLECTION = "stdlib"
 HERON, COURSE = "heron", "course"
 OWN, SAME, REINGEST = "own-splitter", "same-chunks", "re-ingest"
@@ -162,6 +169,7 @@ class FixedChunker(Chunker):
 
 def heron_ingest(
     registry: ModelRegistry,
+    embedder: str,
     folder: Path,
     groups: Callable[[], list[SourceGroup]],
     chunker: Chunker,
@@ -171,7 +179,7 @@ def heron_ingest(
     start = perf_counter()
     store = open_store(folder, registry=registry)
     try:
-        collection = store.get_or_create_collection(COLLECTION, embedder=EMBEDDER)
+        collection = store.get_or_create_collection(COLLECTION, embedder=embedder)
         report = ingest_groups(TimedCollection(collection, clock), groups(), chunker)
     finally:
         store.close()
@@ -277,6 +285,7 @@ class Bench:
 
     prepared: Prepared
     course_model: Any
+    embedder: str
     registries: dict[int, ModelRegistry]
     peer_size: int
     peer_overlap: int
@@ -304,10 +313,15 @@ class Bench:
         docs = self.prepared.documents
         if variant == OWN:
             return heron_ingest(
-                registry, folder, lambda: group_documents(docs), make_chunker("structure")
+                registry,
+                self.embedder,
+                folder,
+                lambda: group_documents(docs),
+                make_chunker("structure"),
             )
         groups = self.prepared.groups
-        return heron_ingest(registry, folder, lambda: groups, FixedChunker(self.prepared.chunks))
+        chunker = FixedChunker(self.prepared.chunks)
+        return heron_ingest(registry, self.embedder, folder, lambda: groups, chunker)
 
     def _course(self, variant: str, folder: Path) -> Timing:
         if variant == OWN:
@@ -338,8 +352,8 @@ def prepare(limit: int | None, cache: Path | None) -> Prepared:
     return Prepared(docs, group_documents(docs), {id(d): chunker.chunk(d) for d in docs})
 
 
-def load_models(threads: Sequence[int]) -> tuple[Any, dict[int, ModelRegistry]]:
-    """Both stacks' models, loaded and warmed up before any timing."""
+def load_models(embedder: str, threads: Sequence[int]) -> tuple[Any, dict[int, ModelRegistry], str]:
+    """Both stacks' models, loaded and warmed up before any timing; and Heron's engine."""
     from sentence_transformers import SentenceTransformer
 
     warm = ["warm-up text for the embedder"] * 64
@@ -350,9 +364,10 @@ def load_models(threads: Sequence[int]) -> tuple[Any, dict[int, ModelRegistry]]:
     registries = {}
     for n in threads:
         registry = ModelRegistry(options={"threads": n})
-        registry.embedder(EMBEDDER).embed_many(warm)
+        registry.embedder(embedder).embed_many(warm)  # an ONNX graph is exported here once
         registries[n] = registry
-    return course, registries
+    engine = type(registry.embedder(embedder)).__name__
+    return course, registries, engine
 
 
 # -------------------------------------------------------------------- report
@@ -432,6 +447,7 @@ def _cell(stages: Mapping[str, float], name: str) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N corpus documents")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="Heron's embedder spec")
     parser.add_argument("--threads", type=int, nargs="+", default=[2], help="torch threads")
     parser.add_argument("--repeats", type=int, default=1, help="runs per stack and variant")
     parser.add_argument("--peer-chunk-size", type=int, default=800, help="splitter characters")
@@ -446,9 +462,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     go_offline()
     prepared = prepare(args.limit, args.cache)
-    course_model, registries = load_models(args.threads)
+    course_model, registries, engine = load_models(args.embedder, args.threads)
     bench = Bench(
-        prepared, course_model, registries, args.peer_chunk_size, args.peer_overlap, args.workdir
+        prepared,
+        course_model,
+        args.embedder,
+        registries,
+        args.peer_chunk_size,
+        args.peer_overlap,
+        args.workdir,
     )
     plan = list(schedule(args.threads, args.repeats))
     runs: list[Run] = []
@@ -459,9 +481,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             runs.extend(bench.run(variant, stack, threads, repeat))
             bar.advance(task)
     rows = summarise(runs)
+    print(
+        f"Heron: {args.embedder} ({engine}); course: SentenceTransformer.encode + Chroma "
+        f"{machine_info()['versions']['chromadb']}; {len(prepared.documents)} documents\n"
+    )
     print(render(rows))
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     config["documents"] = len(prepared.documents)
+    config["heron_engine"] = engine
     payload = {
         "benchmark": "ingest",
         "config": config,

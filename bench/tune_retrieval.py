@@ -25,6 +25,7 @@ from heron.store import Collection, open_store
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "heron" / "evals" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
+TEST_COLUMNS = "| test R@1 | test R@5 | test MRR |"
 CONFIGS = (("structure", 200, 40), ("structure", 120, 24), ("structure", 320, 64),
            ("sentences", 200, 40), ("tokens", 200, 40))  # fmt: skip
 
@@ -41,7 +42,7 @@ def score(col: Collection, split: str, hybrid: bool) -> dict[str, float]:
     out: dict[str, float] = {}
     for k in (1, 5):
         retriever = Retriever(col, k=k, hybrid=hybrid)
-        report = evaluate_retrieval(lambda q: retriever.retrieve(q).hits, queries, k)
+        report = evaluate_retrieval(lambda q, r=retriever: r.retrieve(q).hits, queries, k)
         out[f"recall@{k}"] = report.recall
         if k == 5:
             out["mrr"] = report.mrr
@@ -64,16 +65,15 @@ def main() -> None:
             print(json.dumps(row), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tune_retrieval.json").write_text(json.dumps(rows, indent=2))
-    print(
-        "\n| chunking | chunks | retrieval | dev R@1 | dev R@5 | dev MRR | test R@1 | test R@5 | test MRR |"
-    )
+    print("\n| chunking | chunks | retrieval | dev R@1 | dev R@5 | dev MRR " + TEST_COLUMNS)
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         mode = "hybrid" if r["hybrid"] else "dense"
-        print(
-            f"| {r['config']} | {r['chunks']} | {mode} | {r['dev recall@1']:.3f} | {r['dev recall@5']:.3f} "
-            f"| {r['dev mrr']:.3f} | {r['test recall@1']:.3f} | {r['test recall@5']:.3f} | {r['test mrr']:.3f} |"
-        )
+        metrics = [
+            r[f"{split} {m}"] for split in ("dev", "test") for m in ("recall@1", "recall@5", "mrr")
+        ]
+        cells = " | ".join(f"{v:.3f}" for v in metrics)
+        print(f"| {r['config']} | {r['chunks']} | {mode} | {cells} |")
 
 
 if __name__ == "__main__":
