@@ -3,7 +3,8 @@
 Goal: Heron's generation runs within 5% of raw ``llama_cpp.Llama`` tokens/s on the
 same prompt, and the retrieve / prompt stages are small next to generation.
 
-1. Stages. A ``pydocs`` collection (stdlib corpus, ``bundled:minilm``) is reused from
+1. Stages. A ``pydocs`` collection (stdlib corpus, ``bundled:minilm``: ONNX Runtime
+   when installed, else sentence-transformers; the JSON records which) is reused from
    ``--home`` when it exists, else built there with Heron's ingest pipeline (``--limit``
    documents). An asker is wired exactly as ``heron ask`` wires it: ``build_asker(
    AppConfig(collection="pydocs", llm="bundled:smollm2", max_tokens=N), store,
@@ -550,7 +551,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         results = measure(args, store, registry)
         config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        config["collection_count"] = store.get_collection(COLLECTION).count()
+        collection = store.get_collection(COLLECTION)
+        config["collection_count"] = collection.count()
+        config["embedder"] = collection.embedder_spec
+        config["embedder_engine"] = type(collection.embedder).__name__
     finally:
         store.close()
     payload = {"benchmark": "rag", "config": config, "machine": machine_info(), **report(results)}

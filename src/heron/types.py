@@ -106,6 +106,8 @@ class Answer:
     request_id: str
     timings: Mapping[str, float] = field(default_factory=dict)
     model_text: str | None = None
+    #: why the model's own words were left out of ``text`` ("" when they are in it)
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -65,6 +65,9 @@ def test_ungrounded_model_text_is_withheld(collection: Collection) -> None:
     assert "withheld" in answer.text
     assert "str.split" in answer.text
     assert answer.model_text == "You should call str.split() instead."
+    assert "str.split" in answer.note
+    good = make_asker(collection, "Use shlex.split.").ask("split a shell line")
+    assert good.note == "" and good.text.endswith("Use shlex.split.")
 
 
 def test_abstains_below_threshold(collection: Collection) -> None:

@@ -106,8 +106,11 @@ def _print_footer(st: CliState, answer: Answer) -> None:
         out.write(answer.text + "\n")
     else:
         out.write("\n")
-        if answer.model_text is not None and answer.model_text not in answer.text:
-            st.console.print(f"[yellow]{answer.text.split(chr(10))[-1]}[/yellow]")
+        if answer.note:
+            st.console.print(
+                f"[yellow]warning: the words above are the model's own and are not part of "
+                f"the answer. {answer.note}[/yellow]"
+            )
         st.console.print("\n[bold]Sources[/bold]")
         for n, cite in enumerate(answer.citations, 1):
             st.console.print(

@@ -105,8 +105,13 @@ class Asker:
             yield AskEvent("token", piece)
         timings["generate_s"] = time.perf_counter() - mark
         model_text = "".join(pieces).strip()
-        text = _compose(lead, model_text, [h.document or "" for h in built.used])
-        answer = Answer(text, citations, False, request_id, _total(timings, start), model_text)
+        note = _withhold_reason(model_text, [h.document or "" for h in built.used])
+        text = f"{lead}\n\n({note})" if note else "\n\n".join(p for p in (lead, model_text) if p)
+        if model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
+            text = lead
+        answer = Answer(
+            text, citations, False, request_id, _total(timings, start), model_text, note
+        )
         self._trace(question, answer, retrieval)
         yield AskEvent("done", text, citations, answer)
 
@@ -152,19 +157,21 @@ def _citation(hit: Hit, retrieval: Retrieval) -> Citation:
     )
 
 
-def _compose(lead: str, model_text: str, passages: list[str]) -> str:
-    """Lead with the evidence; add the model's words only when they stay grounded."""
-    if not model_text or model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
-        return lead
+def _withhold_reason(model_text: str, passages: list[str]) -> str:
+    """Why the model's words must not be shown as the answer ("" when they may be).
+
+    The answer always leads with the evidence; the model's words follow only when
+    they stay grounded in the cited passages.
+    """
     if any(fragment in model_text for fragment in ECHO_FRAGMENTS):
-        return f"{lead}\n\n(The model's reply repeated the prompt and was withheld.)"
+        return "The model's reply repeated the prompt and was withheld."
     missing = ungrounded_terms(model_text, passages)
     if missing:
         return (
-            f"{lead}\n\n(The model's own wording was withheld: it named "
-            f"{', '.join(missing[:3])}, which the cited passages do not mention.)"
+            f"The model's own wording was withheld: it named {', '.join(missing[:3])}, "
+            "which the cited passages do not mention."
         )
-    return f"{lead}\n\n{model_text}"
+    return ""
 
 
 def _total(timings: dict[str, float], start: float) -> dict[str, float]:
