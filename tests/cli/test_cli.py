@@ -114,6 +114,8 @@ def test_eval_retrieval_json(heron, docs: Path, tmp_path: Path) -> None:  # type
         (("search", "x", "-c", "kb", "--where", "{bad"), "--where is not valid JSON", 2),
         (("search", "x", "-c", "kb", "--where", '{"a": {"$regex": "x"}}'), "$regex", 2),
         (("ask", "x", "-c", "kb", "--llm", "nope:x"), "unknown llm scheme 'nope'", 2),
+        (("ask", "x", "-c", "kb", "--llm", "fake:x", "--embedder", "hash:32"), "128", 4),
+        (("search", "x", "-c", "kb", "--embedder", "nope"), "scheme:target", 2),
         (("ingest", "/definitely/not/here", "-c", "kb"), "does not exist", 5),
         (("ingest", "-c", "kb"), "give either PATH", 2),
     ],

@@ -30,13 +30,16 @@ def search_command(
         None, "--where", help='metadata filter JSON, e.g. \'{"module": "os"}\''
     ),
     hybrid: bool = typer.Option(True, "--hybrid/--dense", help="fuse BM25 keywords with vectors"),
+    embedder: str | None = typer.Option(None, "--embedder", help="query embedder spec"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list of hits"),
 ) -> None:
     """Search a collection; prints the best passages with scores."""
     st = state(ctx)
     _require_text(query, "query")
     col = st.store().get_collection(collection or st.settings.collection)
-    hits = Retriever(col, k=k, hybrid=hybrid).retrieve(query, parse_where(where)).hits
+    query_embedder = st.registry.embedder(embedder) if embedder else None
+    retriever = Retriever(col, k=k, hybrid=hybrid, embedder=query_embedder)
+    hits = retriever.retrieve(query, parse_where(where)).hits
     if as_json:
         print_json([hit.to_dict() for hit in hits])
         return
@@ -59,6 +62,9 @@ def ask_command(
     question: str = typer.Argument(..., help="a question in plain words"),
     collection: str | None = typer.Option(None, "--collection", "-c", help="collection name"),
     llm: str | None = typer.Option(None, "--llm", help="LLM spec, e.g. bundled:smollm2, gguf:PATH"),
+    embedder: str | None = typer.Option(
+        None, "--embedder", help="question embedder (default: the collection's own)"
+    ),
     k: int = typer.Option(4, "--k", min=1, max=100, help="passages given to the model"),
     where: str | None = typer.Option(None, "--where", help="metadata filter JSON"),
     max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=4096),
@@ -73,6 +79,7 @@ def ask_command(
     config = AppConfig(
         collection=collection or st.settings.collection,
         llm=llm or st.settings.llm,
+        embedder=embedder,
         k=k,
         max_tokens=max_tokens,
         abstain_threshold=threshold,

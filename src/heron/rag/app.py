@@ -28,6 +28,8 @@ class AppConfig(BaseModel):
 
     collection: str
     llm: str = "bundled:smollm2"
+    #: question embedder; None uses the one the collection was built with
+    embedder: str | None = None
     k: int = Field(default=4, ge=1, le=100)
     hybrid: bool = True
     abstain_threshold: float | None = None
@@ -51,12 +53,13 @@ def build_asker(
 ) -> Asker:
     """Wire an ``Asker`` from an app config (models load lazily on first use)."""
     collection = store.get_collection(config.collection)
-    embedder = registry.embedder(collection.embedder_spec) if collection.embedder_spec else None
+    spec = config.embedder or collection.embedder_spec
+    embedder = registry.embedder(spec) if spec else None
     return Asker(
-        retriever=Retriever(collection, k=config.k, hybrid=config.hybrid),
+        retriever=Retriever(collection, k=config.k, hybrid=config.hybrid, embedder=embedder),
         llm=registry.llm(config.llm),
         embedder=embedder,
-        abstain_threshold=config.threshold_for(collection.embedder_spec),
+        abstain_threshold=config.threshold_for(spec),
         options=GenerateOptions(
             max_tokens=config.max_tokens, temperature=config.temperature, seed=config.seed
         ),

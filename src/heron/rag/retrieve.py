@@ -86,6 +86,8 @@ class Retriever:
     k: int = 5
     hybrid: bool = True
     fetch_k: int = 20
+    #: embeds the question instead of the collection's own embedder (same dimension)
+    embedder: Embedder | None = None
 
     def retrieve(self, question: str, where: Mapping[str, Any] | None = None) -> Retrieval:
         if not question.strip():
@@ -93,7 +95,7 @@ class Retriever:
                 "the question is empty", hint="ask something, e.g. 'how do I parse JSON?'"
             )
         depth = max(self.k, self.fetch_k)
-        vector = self.collection.embedder.embed(question)
+        vector = (self.embedder or self.collection.embedder).embed(question)
         dense = self.collection.query(embeddings=[vector], k=depth, where=where)[0]
         dense_scores = {hit.id: hit.score for hit in dense}
         best = dense[0].score if dense else float("-inf")
