@@ -141,3 +141,36 @@ def test_binary_file_is_skipped_in_folder_and_refused_alone(heron, docs: Path) -
     assert any("blob.txt" in s["source"] for s in report["skipped"])
     code, _, err = heron("ingest", str(docs / "blob.txt"), "-c", "kb")
     assert code == 5 and "blob.txt" in err
+
+
+def test_jsonl_and_csv_rows_ingest_and_keep_their_row_origin(heron, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "rows"
+    folder.mkdir()
+    (folder / "faq.jsonl").write_text(
+        json.dumps({"text": "Reset a password from the login page.", "topic": "account"})
+        + "\n"
+        + json.dumps({"text": "Invoices are emailed monthly.", "topic": "billing"})
+        + "\n"
+    )
+    (folder / "items.CSV").write_text("text,kind\nA red bicycle with gears.,toy\n")
+    report = ingest(heron, folder)
+    assert report["added"] == 2 and report["chunks"] == 3
+    code, out, _ = heron(
+        "search", "invoices", "-c", "kb", "--json", "--where", '{"topic": "billing"}'
+    )
+    hit = json.loads(out)[0]
+    assert hit["metadata"]["source"] == str(folder / "faq.jsonl")
+    assert hit["metadata"]["origin"].endswith("faq.jsonl#2")
+    again = ingest(heron, folder)
+    assert again["unchanged"] == 2
+
+
+def test_rechunking_with_other_settings_and_emptied_files(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    resized = ingest(heron, docs, "--chunk-size", "32", "--overlap", "8")
+    assert resized["replaced"] == 3 and resized["unchanged"] == 0
+    (docs / "json.txt").write_text("   \n")
+    emptied = ingest(heron, docs, "--chunk-size", "32", "--overlap", "8")
+    assert emptied["removed"] == 1
+    code, out, _ = heron("search", "json.dumps", "-c", "kb", "--json")
+    assert not any("json.dumps" in h["text"] for h in json.loads(out))

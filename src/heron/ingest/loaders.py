@@ -466,7 +466,9 @@ def find_files(
         for name in names:
             path = Path(folder, name)
             relative = path.relative_to(base).as_posix()
-            if _visible(name) and _selected(relative, patterns, exclude):
+            # Default patterns are extensions: match them whatever the case (README.MD).
+            candidate = relative if include else relative.lower()
+            if _visible(name) and _selected(candidate, patterns, exclude):
                 found.append((relative, path))
     files: list[Path] = []
     for _, path in sorted(found):

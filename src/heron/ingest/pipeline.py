@@ -95,12 +95,21 @@ def group_documents(documents: Iterable[Document]) -> list[SourceGroup]:
     return [SourceGroup(src, hash_documents(docs), docs) for src, docs in groups.items()]
 
 
-def _metadata(chunk: Chunk) -> dict[str, Any]:
+def _metadata(chunk: Chunk, source: str) -> dict[str, Any]:
+    """Chunk metadata; ``source`` is the group's (the file), ``origin`` the row within it."""
     meta = dict(chunk.metadata)
-    meta.setdefault("source", chunk.source)
+    if chunk.source != source:
+        meta["origin"] = chunk.source
+    meta["source"] = source
     if chunk.title:
         meta.setdefault("title", chunk.title)
     return meta
+
+
+def chunker_key(chunker: Chunker) -> str:
+    """What identifies a chunking: re-chunking with other settings must not be skipped."""
+    settings = sorted((k, repr(v)) for k, v in vars(chunker).items())
+    return hashlib.sha256(f"{type(chunker).__name__}{settings}".encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -110,16 +119,24 @@ class _Pending:
 
 
 def plan_changes(
-    collection: WritableCollection, groups: Iterable[SourceGroup], report: IngestReport
+    collection: WritableCollection,
+    groups: Iterable[SourceGroup],
+    report: IngestReport,
+    chunking: str = "",
 ) -> list[SourceGroup]:
-    """Keep only the groups whose content changed since the last ingest."""
+    """Keep only the groups whose content (or chunking) changed since the last ingest.
+
+    The recorded hash is ``<content hash>:<chunker key>``, so the same file chunked
+    with other settings counts as changed.
+    """
     known = collection.sources()
     changed = []
     for group in groups:
-        if known.get(group.source) == group.content_hash:
+        recorded = f"{group.content_hash}:{chunking}" if chunking else group.content_hash
+        if known.get(group.source) == recorded:
             report.unchanged += 1
         else:
-            changed.append(group)
+            changed.append(SourceGroup(group.source, recorded, group.documents))
     return changed
 
 
@@ -140,10 +157,14 @@ def ingest_groups(
     start = time.perf_counter()
     report = IngestReport()
     known = collection.sources()
-    pending = [_chunk_group(g, chunker, check) for g in plan_changes(collection, groups, report)]
+    changed = plan_changes(collection, groups, report, chunker_key(chunker))
+    pending = [_chunk_group(g, chunker, check) for g in changed]
     for item in pending:
         if not item.chunks:
             report.skipped.append((item.group.source, "no text to index"))
+            if item.group.source in known:  # it had text before: drop the stale chunks
+                collection.remove_source(item.group.source)
+                report.removed += 1
     pending = [p for p in pending if p.chunks]
     advance = progress(sum(len(p.chunks) for p in pending)) if progress else None
     embedder = collection.embedder
@@ -191,7 +212,7 @@ def _write_batch(
             [c.id for c in item.chunks],
             [c.text for c in item.chunks],
             vectors[offset : offset + n],
-            [_metadata(c) for c in item.chunks],
+            [_metadata(c, item.group.source) for c in item.chunks],
         )
         offset += n
         report.chunks += n

