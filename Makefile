@@ -4,7 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELS ?= $(HOME)/.cache/heron/wheels
-LLAMA_VERSION := 0.3.36
 STAMP := $(VENV)/.heron-installed
 PIP := $(BIN)/pip install --find-links $(WHEELS) -c requirements/lock.txt
 
@@ -12,11 +11,8 @@ PIP := $(BIN)/pip install --find-links $(WHEELS) -c requirements/lock.txt
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/lock.txt requirements/bundled.txt scripts/llama_wheel.sh
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	scripts/llama_wheel.sh $(LLAMA_VERSION) $(BIN)/pip
-	$(PIP) -e '.[all,dev]'
-	$(BIN)/pip install --no-deps -r requirements/bundled.txt
+$(STAMP): pyproject.toml requirements/lock.txt requirements/bundled.txt scripts/setup.sh scripts/llama_wheel.sh
+	PYTHON=$(PYTHON) HERON_WHEEL_CACHE=$(WHEELS) scripts/setup.sh
 	touch $(STAMP)
 
 demo: setup
@@ -32,6 +28,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
+	$(PIP) -e '.[all,dev,bench]'
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/rag.py
