@@ -146,7 +146,7 @@ def ingest_groups(
     chunker: Chunker,
     *,
     check: CheckFn | None = None,
-    batch_size: int = 256,
+    window: int = 2048,
     progress: Callable[[int], ProgressFn] | None = None,
 ) -> IngestReport:
     """Chunk, embed and write every changed group; see the module docstring.
@@ -168,9 +168,12 @@ def ingest_groups(
     pending = [p for p in pending if p.chunks]
     advance = progress(sum(len(p.chunks) for p in pending)) if progress else None
     embedder = collection.embedder
-    for batch in _batches(pending, batch_size):
+    # Large windows let the embedder sort by length across many chunks (less padding:
+    # 545k padded tokens at 1,024 vs 669k at 256 over the stdlib corpus); the
+    # embedder picks its own forward-pass batch size.
+    for batch in _batches(pending, window):
         texts = [c.embed_text for p in batch for c in p.chunks]
-        vectors = embedder.embed_many(texts, batch_size=min(batch_size, 64), progress=advance)
+        vectors = embedder.embed_many(texts, progress=advance)
         _write_batch(collection, batch, vectors, known, report)
     report.seconds = time.perf_counter() - start
     return report
