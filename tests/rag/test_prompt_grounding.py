@@ -65,6 +65,17 @@ def test_supporting_sentence_picks_the_relevant_one() -> None:
     )
 
 
+def test_title_named_in_the_question_wins_a_close_call() -> None:
+    join = "Return a shell-escaped string from a list."
+    split = "Split the string using shell-like syntax."
+    question = "split a shell command line into arguments"
+    assert supporting_sentence(question, [join, split], HashEmbedder(64))[0] == 0
+    picked = supporting_sentence(
+        question, [join, split], HashEmbedder(64), ["shlex.join", "shlex.split"]
+    )
+    assert picked[0] == 1
+
+
 def test_supporting_sentence_looks_beyond_the_first_passage() -> None:
     join = "join(split_command) Return a shell-escaped string from *split_command*."
     index, sentence = supporting_sentence(

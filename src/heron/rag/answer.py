@@ -119,7 +119,10 @@ class Asker:
         """The evidence first: the best-matching sentence of the top passages, cited."""
         top = used[:LEAD_PASSAGES]
         index, sentence = supporting_sentence(
-            question, [h.document or "" for h in top], self.embedder
+            question,
+            [h.document or "" for h in top],
+            self.embedder,
+            [passage_label(h) for h in top],
         )
         return f"{passage_label(top[index])}: {sentence} [{index + 1}]"
 
