@@ -174,3 +174,18 @@ def test_rechunking_with_other_settings_and_emptied_files(heron, docs: Path) -> 
     assert emptied["removed"] == 1
     code, out, _ = heron("search", "json.dumps", "-c", "kb", "--json")
     assert not any("json.dumps" in h["text"] for h in json.loads(out))
+
+
+def test_a_100_mb_file_is_refused_before_reading(heron, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    big = tmp_path / "big" / "huge.txt"
+    big.parent.mkdir()
+    with big.open("wb") as handle:
+        handle.truncate(100_000_000)  # sparse: costs no disk and no time
+    code, _, err = heron("ingest", str(big), "-c", "kb", "--embedder", "hash:16")
+    assert code == 5
+    assert json.loads(heron("collections", "list", "--json")[1]) == []  # nothing created
+    assert "100.0 MB, over the 20.0 MB limit" in err and "--max-file-mb 100" in err
+    (big.parent / "ok.txt").write_text("a small readable file")
+    report = ingest(heron, big.parent)
+    assert report["added"] == 1 and "huge.txt" in report["skipped"][0]["source"]
+    assert json.loads(heron("collections", "info", "kb", "--json")[1])["count"] == 1

@@ -11,7 +11,7 @@ from heron.cli.common import CliState, print_json, state
 from heron.errors import InputError
 from heron.ingest.chunking import make_chunker
 from heron.ingest.pipeline import IngestReport, ProgressFn, ingest_groups, prune_missing
-from heron.ingest.sources import corpus_groups, path_groups
+from heron.ingest.sources import LoadedGroups, corpus_groups, path_groups
 from heron.store import Collection
 
 
@@ -32,6 +32,9 @@ def ingest_command(
     include: list[str] = typer.Option([], "--include", help="glob of files to take (repeatable)"),
     exclude: list[str] = typer.Option([], "--exclude", help="glob of files to skip (repeatable)"),
     text_field: str = typer.Option("text", "--text-field", help="JSONL/CSV field holding the text"),
+    max_file_mb: float = typer.Option(
+        20.0, "--max-file-mb", min=0.001, help="files larger than this are refused"
+    ),
     embedder: str | None = typer.Option(
         None, "--embedder", help="embedder spec for a new collection"
     ),
@@ -46,19 +49,24 @@ def ingest_command(
     if overlap >= chunk_size:
         raise InputError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
     split = make_chunker(chunker, size=chunk_size, overlap=overlap)  # type: ignore[arg-type]
-    col = open_collection(st, collection or st.settings.collection, embedder)
+    # Load everything first: a path that cannot be read must not leave a new,
+    # empty collection behind.
     if corpus:
-        report = ingest_groups(
-            col, corpus_groups(corpus, st.settings.cache), split, progress=_bar(st)
-        )
+        loads = [LoadedGroups(corpus_groups(corpus, st.settings.cache), [], "")]
     else:
-        report = IngestReport()
-        for path in paths:
-            loaded = path_groups(path, include=include, exclude=exclude, text_field=text_field)
-            part = ingest_groups(col, loaded.groups, split, progress=_bar(st))
-            if loaded.prefix:
-                prune_missing(col, loaded.prefix, {g.source for g in loaded.groups}, part)
-            _merge(report, part, loaded.skipped)
+        max_bytes = int(max_file_mb * 1_000_000)
+        loads = [
+            path_groups(p, include=include, exclude=exclude, text_field=text_field,
+                        max_file_bytes=max_bytes)
+            for p in paths
+        ]  # fmt: skip
+    col = open_collection(st, collection or st.settings.collection, embedder)
+    report = IngestReport()
+    for loaded in loads:
+        part = ingest_groups(col, loaded.groups, split, progress=_bar(st))
+        if loaded.prefix:
+            prune_missing(col, loaded.prefix, {g.source for g in loaded.groups}, part)
+        _merge(report, part, loaded.skipped)
     _print_report(st, col.name, report, as_json)
 
 

@@ -119,7 +119,8 @@ def _read_bytes(path: Path, limit: int) -> bytes:
         if size > limit:
             raise IngestError(
                 f"{path} is {_size_text(size)}, over the {_size_text(limit)} limit",
-                hint=f"raise the limit with max_file_bytes={size} or more, or exclude the file",
+                hint=f"raise the limit (max_file_bytes={size}, or `heron ingest --max-file-mb "
+                f"{-(-size // 1_000_000)}`) or exclude the file",
             )
         return path.read_bytes()
     except FileNotFoundError as error:

@@ -30,6 +30,7 @@ def path_groups(
     exclude: Sequence[str] = (),
     text_field: str = "text",
     metadata_fields: Sequence[str] | None = None,
+    max_file_bytes: int = 20_000_000,
 ) -> LoadedGroups:
     """Load a file or folder; ``prefix`` is what a re-ingest of a folder may prune."""
     result = load_path(
@@ -38,6 +39,7 @@ def path_groups(
         exclude=exclude,
         text_field=text_field,
         metadata_fields=metadata_fields,
+        max_file_bytes=max_file_bytes,
     )
     groups = [SourceGroup(f.path, f.sha256, f.documents) for f in result.files]
     skipped = [(s.path, s.reason) for s in result.skipped]
