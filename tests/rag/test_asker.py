@@ -167,3 +167,7 @@ def test_prompt_echo_is_cut_and_withheld(collection: Collection) -> None:
 
     echo = make_asker(collection, f"{QUESTION_LEAD} split").ask("split a shell line")
     assert "repeated the prompt" in echo.text
+    copied = make_asker(collection, "[1] shlex\nshlex.split: Split the string").ask(
+        "split a shell line"
+    )
+    assert "repeated the prompt" in copied.note

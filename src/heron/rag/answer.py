@@ -8,6 +8,7 @@ model's words. ``Asker.ask`` consumes the same generator and returns one
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,8 @@ from heron.rag.traces import TraceSink
 from heron.types import Answer, Citation, Hit
 
 ABSTAIN_TEXT = "I don't have that information."
+#: A line such as "[2] shlex.quote": the model is copying passages back, not answering.
+_PASSAGE_HEADER = re.compile(r"^\[\d+\] \S+$", re.MULTILINE)
 #: How many of the best passages the evidence-led first line may quote from.
 LEAD_PASSAGES = 3
 
@@ -166,7 +169,9 @@ def _withhold_reason(model_text: str, passages: list[str]) -> str:
     The answer always leads with the evidence; the model's words follow only when
     they stay grounded in the cited passages.
     """
-    if any(fragment in model_text for fragment in ECHO_FRAGMENTS):
+    if any(fragment in model_text for fragment in ECHO_FRAGMENTS) or _PASSAGE_HEADER.search(
+        model_text
+    ):
         return "The model's reply repeated the prompt and was withheld."
     missing = ungrounded_terms(model_text, passages)
     if missing:
