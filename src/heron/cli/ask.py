@@ -92,10 +92,10 @@ def ask_command(
         answer = next(e.answer for e in events if e.answer is not None)
         print_json(answer.to_dict())
         return
-    _print_stream(st, events)
+    print_stream(st, events)
 
 
-def _print_stream(st: CliState, events: Iterable[AskEvent]) -> None:
+def print_stream(st: CliState, events: Iterable[AskEvent]) -> None:
     out = st.console.file
     for event in events:
         if event.kind == "lead":

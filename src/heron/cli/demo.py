@@ -11,9 +11,9 @@ import time
 
 import typer
 
-from heron.cli.ask import _print_stream
+from heron.cli.ask import print_stream
 from heron.cli.common import state
-from heron.cli.ingest import _bar, open_collection
+from heron.cli.ingest import embedding_progress, open_collection
 from heron.ingest.chunking import make_chunker
 from heron.ingest.pipeline import ingest_groups
 from heron.ingest.sources import corpus_groups
@@ -41,7 +41,7 @@ def demo_command(
         col,
         corpus_groups("stdlib", st.settings.cache),
         make_chunker("structure"),
-        progress=_bar(st),
+        progress=embedding_progress(st),
     )
     st.console.print(
         f"[bold]{collection}[/bold]: {col.count()} chunks "
@@ -52,6 +52,6 @@ def demo_command(
     asker = build_asker(config, st.store(), st.registry, TraceSink(st.settings.home))
     for question in DEMO_QUESTIONS:
         st.console.print(f"[bold cyan]Q: {question}[/bold cyan]")
-        _print_stream(st, asker.stream(question))
+        print_stream(st, asker.stream(question))
         st.console.print()
     st.console.print(f"[dim]demo finished in {time.perf_counter() - start:.1f}s[/dim]")

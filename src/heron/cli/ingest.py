@@ -63,7 +63,7 @@ def ingest_command(
     col = open_collection(st, collection or st.settings.collection, embedder)
     report = IngestReport()
     for loaded in loads:
-        part = ingest_groups(col, loaded.groups, split, progress=_bar(st))
+        part = ingest_groups(col, loaded.groups, split, progress=embedding_progress(st))
         if loaded.prefix:
             prune_missing(col, loaded.prefix, {g.source for g in loaded.groups}, part)
         _merge(report, part, loaded.skipped)
@@ -85,7 +85,7 @@ def open_collection(st: CliState, name: str, embedder: str | None) -> Collection
     return col
 
 
-def _bar(st: CliState) -> Callable[[int], ProgressFn]:
+def embedding_progress(st: CliState) -> Callable[[int], ProgressFn]:
     def start(total: int) -> ProgressFn:
         progress = st.progress()
         progress.start()
