@@ -114,3 +114,9 @@ def test_lead_sentence_skips_signatures() -> None:
     )
     picked = supporting_sentence("run a function at a later time", [passage], None)
     assert "relative time" in picked[1]
+    only_signature = (
+        "scheduler(timefunc=<built-in function monotonic>, delayfunc=<built-in function sleep>)"
+        "\n\nInitialize a new instance, passing the time and delay functions."
+    )
+    picked = supporting_sentence("run a function with a time delay", [only_signature], None)
+    assert picked[1] == "Initialize a new instance, passing the time and delay functions."

@@ -29,6 +29,7 @@ _IDENTIFIER = re.compile(
 _DEFINED = re.compile(r"\b(?:def|class)\s+([A-Za-z_]\w*)|\b([A-Za-z_]\w*)\s*=[^=]")
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _SIGNATURE = re.compile(r"^[A-Za-z_][\w.]*\([^)]*\)\s+(?=[A-Z])")
+_WHOLE_SIGNATURE = re.compile(r"^[A-Za-z_][\w.]*\(.*\)\s*(->.*)?$")
 _MIN_SENTENCE_CHARS = 12
 _MIN_PROSE_RATIO = 0.8
 TITLE_BONUS = 0.15
@@ -86,6 +87,8 @@ def supporting_sentence(
 
 def _is_prose(sentence: str) -> bool:
     """A sentence of words rather than a signature such as ``split(s, comments=False)``."""
+    if _WHOLE_SIGNATURE.match(sentence):
+        return False
     letters = sum(ch.isalpha() or ch.isspace() for ch in sentence)
     return len(sentence.split()) >= 4 and letters / len(sentence) >= _MIN_PROSE_RATIO
 
