@@ -189,3 +189,18 @@ def test_a_100_mb_file_is_refused_before_reading(heron, tmp_path: Path) -> None:
     report = ingest(heron, big.parent)
     assert report["added"] == 1 and "huge.txt" in report["skipped"][0]["source"]
     assert json.loads(heron("collections", "info", "kb", "--json")[1])["count"] == 1
+
+
+def test_demo_builds_once_then_answers_from_the_current_collection(  # type: ignore[no-untyped-def]
+    heron, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's whole flow on the real stdlib corpus, with the hash embedder and a fake LLM."""
+    monkeypatch.setenv("HERON_EMBEDDER", "hash:64")
+    code, out, err = heron("demo", "--llm", "fake:see_the_cited_passage")
+    assert code == 0, err
+    assert out.count("Q: ") == 3 and out.count("Sources") >= 1
+    assert "see the cited passage" in out
+    assert "0 current" in out
+    code, out, err = heron("demo", "--llm", "fake:ok")
+    assert code == 0, err
+    assert "(0 sources embedded" in out
