@@ -35,7 +35,8 @@ class Settings(BaseModel):
     embedder: str = DEFAULT_EMBEDDER
     llm: str = DEFAULT_LLM
     collection: str = "pydocs"
-    k: int = Field(default=5, ge=1, le=1000)
+    #: passages retrieved by `heron search` and given to the model by `heron ask`
+    k: int = Field(default=4, ge=1, le=100)
     threads: int | None = Field(default=None, ge=1, description="CPU threads for models")
     lock_timeout_s: float = Field(default=10.0, gt=0)
     retrieval_timeout_s: float = Field(default=30.0, gt=0)

@@ -204,3 +204,12 @@ def test_demo_builds_once_then_answers_from_the_current_collection(  # type: ign
     code, out, err = heron("demo", "--llm", "fake:ok")
     assert code == 0, err
     assert "(0 sources embedded" in out
+
+
+def test_setting_k_is_the_default_hit_count(
+    heron, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    monkeypatch.setenv("HERON_K", "2")
+    assert len(json.loads(heron("search", "text", "-c", "kb", "--json")[1])) == 2
+    assert len(json.loads(heron("search", "text", "-c", "kb", "--json", "--k", "1")[1])) == 1

@@ -25,7 +25,7 @@ def search_command(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="what to look for"),
     collection: str | None = typer.Option(None, "--collection", "-c", help="collection name"),
-    k: int = typer.Option(5, "--k", min=1, max=1000, help="number of hits"),
+    k: int | None = typer.Option(None, "--k", min=1, max=1000, help="hits (default: setting k)"),
     where: str | None = typer.Option(
         None, "--where", help='metadata filter JSON, e.g. \'{"module": "os"}\''
     ),
@@ -38,7 +38,7 @@ def search_command(
     _require_text(query, "query")
     col = st.store().get_collection(collection or st.settings.collection)
     query_embedder = st.registry.embedder(embedder) if embedder else None
-    retriever = Retriever(col, k=k, hybrid=hybrid, embedder=query_embedder)
+    retriever = Retriever(col, k=k or st.settings.k, hybrid=hybrid, embedder=query_embedder)
     hits = retriever.retrieve(query, parse_where(where)).hits
     if as_json:
         print_json([hit.to_dict() for hit in hits])
@@ -65,7 +65,9 @@ def ask_command(
     embedder: str | None = typer.Option(
         None, "--embedder", help="question embedder (default: the collection's own)"
     ),
-    k: int = typer.Option(4, "--k", min=1, max=100, help="passages given to the model"),
+    k: int | None = typer.Option(
+        None, "--k", min=1, max=100, help="passages given to the model (default: setting k)"
+    ),
     where: str | None = typer.Option(None, "--where", help="metadata filter JSON"),
     max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=4096),
     threshold: float | None = typer.Option(
@@ -80,7 +82,7 @@ def ask_command(
         collection=collection or st.settings.collection,
         llm=llm or st.settings.llm,
         embedder=embedder,
-        k=k,
+        k=k or st.settings.k,
         max_tokens=max_tokens,
         abstain_threshold=threshold,
         retrieval_timeout_s=st.settings.retrieval_timeout_s,
