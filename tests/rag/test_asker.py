@@ -121,7 +121,16 @@ def test_retrieval_timeout(collection: Collection) -> None:
             return super().retrieve(question, where)
 
     asker = Asker(SlowRetriever(collection), ScriptedLLM(), retrieval_timeout_s=0.05)
+    started = time.perf_counter()
     with pytest.raises(HeronTimeout, match="retrieval took longer"):
+        asker.ask("json")
+    assert time.perf_counter() - started < 0.4  # does not wait for the overrunning retrieval
+
+
+def test_max_tokens_that_leave_no_room_for_passages(collection: Collection) -> None:
+    llm = ScriptedLLM(context_window=300)
+    asker = Asker(Retriever(collection, k=2), llm, None, -1.0, GenerateOptions(max_tokens=290))
+    with pytest.raises(InputError, match="no passage fits"):
         asker.ask("json")
 
 

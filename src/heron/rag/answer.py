@@ -17,7 +17,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from heron.errors import HeronTimeout
+from heron.errors import HeronTimeout, InputError
 from heron.models.base import LLM, Embedder, GenerateOptions
 from heron.rag.grounding import supporting_sentence, ungrounded_terms
 from heron.rag.prompt import DELIMITER_STOPS, ECHO_FRAGMENTS, build_prompt, passage_label
@@ -75,15 +75,18 @@ class Asker:
         yield from self._answer(question, retrieval, request_id, timings, start)
 
     def _retrieve(self, question: str, where: Mapping[str, Any] | None) -> Retrieval:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            future = pool.submit(self.retriever.retrieve, question, where)
-            try:
-                return future.result(timeout=self.retrieval_timeout_s)
-            except FutureTimeout as exc:
-                raise HeronTimeout(
-                    f"retrieval took longer than {self.retrieval_timeout_s:g} s",
-                    hint="raise retrieval_timeout_s or use a smaller k",
-                ) from exc
+        # Not a `with` block: leaving it would wait for a retrieval that overran.
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="heron-retrieve")
+        future = pool.submit(self.retriever.retrieve, question, where)
+        try:
+            return future.result(timeout=self.retrieval_timeout_s)
+        except FutureTimeout as exc:
+            raise HeronTimeout(
+                f"retrieval took longer than {self.retrieval_timeout_s:g} s",
+                hint="raise retrieval_timeout_s or use a smaller k",
+            ) from exc
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _answer(
         self,
@@ -96,6 +99,12 @@ class Asker:
         mark = time.perf_counter()
         budget = self.llm.context_window - self.options.max_tokens
         built = build_prompt(question, retrieval.hits, self.llm.count_tokens, budget)
+        if not built.used:
+            raise InputError(
+                f"no passage fits: the model's context window is {self.llm.context_window} "
+                f"tokens and max_tokens takes {self.options.max_tokens} of them",
+                hint="lower max_tokens (e.g. --max-tokens 160) or use a model with a larger window",
+            )
         citations = tuple(_citation(hit, retrieval) for hit in built.used)
         lead = self._lead(question, built.used)
         timings["prompt_s"] = time.perf_counter() - mark
