@@ -180,3 +180,11 @@ def test_prompt_echo_is_cut_and_withheld(collection: Collection) -> None:
         "split a shell line"
     )
     assert "repeated the prompt" in copied.note
+
+
+def test_calibrated_threshold_applies_to_every_engine_of_a_model() -> None:
+    config = AppConfig(collection="c")
+    assert config.threshold_for("bundled:minilm") == 0.40
+    assert config.threshold_for("bundled:minilm#st") == 0.40
+    assert config.threshold_for("hash:64") == float("-inf")
+    assert AppConfig(collection="c", abstain_threshold=0.1).threshold_for("bundled:minilm") == 0.1

@@ -42,7 +42,9 @@ class AppConfig(BaseModel):
     def threshold_for(self, embedder_spec: str | None) -> float:
         if self.abstain_threshold is not None:
             return self.abstain_threshold
-        return CALIBRATED_THRESHOLDS.get(embedder_spec or "", float("-inf"))
+        # The fragment picks an engine (#onnx, #st, #int8) for the same model and vectors.
+        model = (embedder_spec or "").split("#", 1)[0]
+        return CALIBRATED_THRESHOLDS.get(model, float("-inf"))
 
 
 def build_asker(
