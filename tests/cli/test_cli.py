@@ -213,3 +213,18 @@ def test_setting_k_is_the_default_hit_count(
     monkeypatch.setenv("HERON_K", "2")
     assert len(json.loads(heron("search", "text", "-c", "kb", "--json")[1])) == 2
     assert len(json.loads(heron("search", "text", "-c", "kb", "--json", "--k", "1")[1])) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("search", "x", "--k", "0"), ("search",), ("nope",), ("ingest", "--chunk-size", "abc")],
+)
+def test_usage_errors_are_short_messages_not_tracebacks(heron, args) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = heron(*args)
+    assert code == 2
+    assert "Traceback" not in err and err.strip()
+
+
+def test_help_exits_zero(heron) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = heron("ask", "--help")
+    assert code == 0 and "--collection" in out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
 import typer
 
 from heron.cli import ask, collections, demo, evaluate, ingest, models
@@ -56,14 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     except HeronError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            sys.stderr.write(f"error: {exc}\n")
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
