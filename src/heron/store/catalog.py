@@ -2,14 +2,15 @@
 and the collections table.
 
 One file, ``<store>/heron.db``, in WAL mode, so any number of readers (in any
-process) see committed writes while one writer appends. Every write runs in
-``BEGIN IMMEDIATE``: it takes SQLite's write lock up front (waiting up to
-``timeout_s``), so a batch is all-or-nothing and never deadlocks on a lock upgrade.
+process) see committed writes while one writer appends. Every write first takes
+the store's writer lock (``lock.py``, waiting up to ``timeout_s`` and naming the
+holder if it gives up), then runs in ``BEGIN IMMEDIATE``: SQLite's write lock is
+taken up front, so a batch is all-or-nothing and never deadlocks on a lock upgrade.
+Opening a store takes neither lock unless the schema has to be created.
 Record-level SQL lives in ``records.py``.
 
-Left for later: a cross-process writer lock with its own timeout error (today
-SQLite's busy timeout plays that role), schema migrations beyond version 1, and
-compaction of the ``changes`` log.
+Left for later: schema migrations beyond version 1 and compaction of the
+``changes`` log.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from heron.errors import CollectionNotFound, HeronError, StoreError
+from heron.store.lock import WriterLock
 from heron.store.results import Metric
 
 DB_NAME = "heron.db"
@@ -146,6 +148,7 @@ class Catalog:
         self.folder = _prepare_folder(folder)
         self.path = self.folder / DB_NAME
         self.timeout_s = timeout_s
+        self.writer_lock = WriterLock(self.folder, timeout_s)
         self._lock = threading.RLock()
         self._depth = 0
         self._conn: sqlite3.Connection | None = self._connect()
@@ -184,23 +187,41 @@ class Catalog:
             )
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        with self._transaction(conn, "BEGIN IMMEDIATE"):
+        """Check the schema version; only a store without one takes the writer lock."""
+        with self._transaction(conn, "BEGIN"):
+            version = self._schema_version(conn)
+        if version is not None:
+            self._check_version(version)
+            return
+        with self.writer_lock.hold(), self._transaction(conn, "BEGIN IMMEDIATE"):
             # not executescript: in Python 3.11 it commits the open transaction first
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
-            row = conn.execute(
-                "SELECT value FROM heron_meta WHERE key = 'schema_version'"
-            ).fetchone()
-            if row is None:
+            version = self._schema_version(conn)  # another process may have won
+            if version is None:
                 conn.execute(
                     "INSERT INTO heron_meta (key, value) VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path} was written by a newer Heron (schema {row[0]})",
-                    hint="upgrade heron to open it",
-                )
+            else:
+                self._check_version(version)
+
+    @staticmethod
+    def _schema_version(conn: sqlite3.Connection) -> int | None:
+        has_meta = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'heron_meta'"
+        ).fetchone()
+        if has_meta is None:
+            return None
+        row = conn.execute("SELECT value FROM heron_meta WHERE key = 'schema_version'").fetchone()
+        return None if row is None else int(row[0])
+
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer Heron (schema {version})",
+                hint="upgrade heron to open it",
+            )
 
     # ------------------------------------------------------------ transactions
 
@@ -218,9 +239,14 @@ class Catalog:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One all-or-nothing write; any exception rolls the whole call back."""
+        """One all-or-nothing write under the writer lock; any exception rolls it back."""
         with self._lock:
-            yield from self._scoped("BEGIN IMMEDIATE")
+            if self._depth:  # nested: the outer call holds the lock already
+                yield from self._scoped("BEGIN IMMEDIATE")
+                return
+            self.conn  # noqa: B018 - a closed store fails before touching the lock
+            with self.writer_lock.hold():
+                yield from self._scoped("BEGIN IMMEDIATE")
 
     def _scoped(self, begin: str) -> Iterator[sqlite3.Connection]:
         conn = self.conn
@@ -253,7 +279,7 @@ class Catalog:
     def _translate(self, exc: sqlite3.Error) -> HeronError:
         text = str(exc)
         if "locked" in text or "busy" in text:
-            return StoreError(
+            return StoreError(  # a writer that bypasses write.lock, e.g. an older Heron
                 f"the store at {self.folder} is locked by another writer "
                 f"(waited {self.timeout_s:g} s)",
                 hint="retry when the other write finishes, or raise the lock timeout "
