@@ -6,8 +6,8 @@ sit between ``### Passages`` and ``### End of passages`` markers, each numbered
 last thing a small model reads. Any run of ``###`` inside passages or question is
 neutralised, so a document or a user cannot close a delimiter and smuggle in
 instructions. This layout was chosen by measurement: with XML tags SmolLM2-135M
-echoed the tags back in 7 of 12 answers, and with a second marked question block
-it echoed that block (docs/rag.md).
+began 5 of 12 replies by writing a tag, and with a second marked question block
+11 of 12 by repeating it (docs/rag.md).
 Passages are added best-first until the model's context window (counted with the
 model's own tokenizer) is full; the last one that does not fit is cut.
 """
