@@ -44,15 +44,13 @@ from typing import ClassVar, Literal, NamedTuple
 from heron.errors import ConfigError
 from heron.ingest.loaders import PAGE_OFFSETS_KEY
 from heron.ingest.structure import Heading, headings_of
+from heron.models.base import TOKENS_PER_PIECE, approx_token_count
+from heron.models.base import WORD_PIECE as _PIECE
 from heron.types import Chunk, Document
 
 ChunkerName = Literal["tokens", "sentences", "structure"]
 DEFAULT_SIZE = 200
 DEFAULT_OVERLAP = 40
-TOKENS_PER_PIECE = 1.3
-
-# The same pieces heron.models.base.approx_token_count counts.
-_PIECE = re.compile(r"\w+|[^\w\s]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s|$)")
 _NEXT_VISIBLE = re.compile(r"\s*(\S)")
@@ -68,8 +66,8 @@ def tokens_for(pieces: int) -> int:
 
 
 def count_tokens(text: str) -> int:
-    """Approximate token count of ``text``; equals heron.models.base.approx_token_count."""
-    return tokens_for(len(_PIECE.findall(text)))
+    """Approximate token count of ``text`` (the models layer's tokenizer-free estimate)."""
+    return approx_token_count(text)
 
 
 def pieces_within(tokens: int) -> int:

@@ -21,12 +21,15 @@ from heron.types import Completion, Message
 Prompt = str | Sequence[Message]
 ProgressFn = Callable[[int], None]
 
-_WORDISH = re.compile(r"\w+|[^\w\s]")
+#: What the tokenizer-free estimate counts: words and single punctuation marks.
+WORD_PIECE = re.compile(r"\w+|[^\w\s]")
+#: Sub-word tokens per word piece, on average, for BPE/WordPiece vocabularies.
+TOKENS_PER_PIECE = 1.3
 
 
 def approx_token_count(text: str) -> int:
     """A tokenizer-free estimate (words and punctuation, scaled for sub-words)."""
-    return int(len(_WORDISH.findall(text)) * 1.3) + 1
+    return int(len(WORD_PIECE.findall(text)) * TOKENS_PER_PIECE) + 1
 
 
 class Embedder(ABC):

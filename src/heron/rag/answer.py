@@ -118,9 +118,7 @@ class Asker:
         timings["generate_s"] = time.perf_counter() - mark
         model_text = "".join(pieces).strip()
         note = _withhold_reason(model_text, [h.document or "" for h in built.used])
-        text = f"{lead}\n\n({note})" if note else "\n\n".join(p for p in (lead, model_text) if p)
-        if model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
-            text = lead
+        text = _answer_text(lead, model_text, note)
         answer = Answer(
             text, citations, False, request_id, _total(timings, start), model_text, note
         )
@@ -170,6 +168,18 @@ def _citation(hit: Hit, retrieval: Retrieval) -> Citation:
     return Citation(
         str(meta.get("source", hit.id)), hit.id, float(score), snippet, passage_label(hit)
     )
+
+
+def _answer_text(lead: str, model_text: str, note: str) -> str:
+    """The evidence line, then the model's words, or why they were left out.
+
+    A model that abstains although retrieval was confident adds nothing to the lead.
+    """
+    if note:
+        return f"{lead}\n\n({note})"
+    if not model_text or model_text.startswith(ABSTAIN_TEXT.rstrip(".")):
+        return lead
+    return f"{lead}\n\n{model_text}"
 
 
 def _withhold_reason(model_text: str, passages: list[str]) -> str:
