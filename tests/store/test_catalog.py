@@ -97,7 +97,7 @@ def test_change_log_has_one_row_per_record_change(store: Store) -> None:
     with _raw(store) as conn:
         ops = conn.execute("SELECT seq, op FROM changes ORDER BY seq").fetchall()
         record_seq = conn.execute("SELECT seq FROM records WHERE external_id = 'a'").fetchone()[0]
-    assert [op for _, op in ops] == ["add", "add", "update", "delete"]
+    assert [op for _, op in ops] == ["add", "add", "update_meta", "delete"]
     assert [seq for seq, _ in ops] == [1, 2, 3, 4]
     assert record_seq == 3 and col.info().last_seq == 4
 

@@ -1,4 +1,4 @@
-"""ExactIndex against brute-force numpy, the index cache, and the planner."""
+"""ExactIndex against brute-force numpy."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 
 from heron.errors import StoreError
 from heron.store import index as index_module
-from heron.store.index import ExactIndex, IndexCache, Neighbours, distance_from_score, top_k
-from heron.store.planner import plan
+from heron.store.index import ExactIndex, distance_from_score, top_k
 from heron.store.results import Metric
 
 METRICS: list[Metric] = ["cosine", "ip", "l2"]
@@ -104,56 +103,3 @@ def test_distance_from_score() -> None:
 def test_ids_and_vectors_must_agree() -> None:
     with pytest.raises(StoreError):
         ExactIndex("ip", np.arange(3, dtype=np.int64), np.zeros((2, 4), np.float32))
-
-
-def test_cache_rebuilds_only_when_the_sequence_moves(data: Any) -> None:
-    ids, vectors, _ = data
-    builds: list[int] = []
-
-    def build() -> ExactIndex:
-        builds.append(1)
-        return ExactIndex("ip", ids, vectors)
-
-    cache = IndexCache()
-    first = cache.get(1, seq=5, build=build)
-    assert cache.get(1, seq=5, build=build) is first and len(builds) == 1
-    assert cache.get(1, seq=6, build=build) is not first and len(builds) == 2
-    assert cache.cached_seq(1) == 6
-    cache.get(2, seq=6, build=build)
-    assert len(builds) == 3  # collections are cached independently
-    cache.drop(1)
-    assert cache.cached_seq(1) is None and cache.cached_seq(2) == 6
-
-
-class _Candidates:
-    def __init__(self, ids: np.ndarray) -> None:
-        self._ids = ids
-        self.fetched = 0
-
-    def count(self) -> int:
-        return len(self._ids)
-
-    def ids(self) -> np.ndarray:
-        self.fetched += 1
-        return self._ids
-
-
-def test_planner_searches_everything_without_a_filter(data: Any) -> None:
-    ids, vectors, queries = data
-    index = ExactIndex("cosine", ids, vectors)
-    chosen = plan(index, None)
-    assert chosen.strategy == "full" and chosen.subset is None
-    assert chosen.run(queries, 3).ids.shape == (9, 3)
-
-
-def test_planner_prefilters_with_the_candidates(data: Any) -> None:
-    ids, vectors, queries = data
-    index = ExactIndex("cosine", ids, vectors)
-    candidates = _Candidates(np.sort(ids[:2]))
-    chosen = plan(index, candidates)
-    assert chosen.strategy == "prefilter" and candidates.fetched == 1
-    found = chosen.run(queries, 10)
-    assert set(found.ids.ravel().tolist()) == set(ids[:2].tolist())
-    nothing = plan(index, _Candidates(np.array([], dtype=np.int64))).run(queries, 10)
-    assert nothing.ids.shape == (9, 0)
-    assert Neighbours.empty(2).scores.shape == (2, 0)

@@ -37,14 +37,14 @@ def test_reader_sees_another_processes_writes(tmp_path: Path) -> None:
         col.add(["p1", "p2"], documents=["parent record one", "parent record two"])
         assert {h.id for h in col.query(texts=["parent record"], k=5)[0]} == {"p1", "p2"}
         seq_before = col.info().last_seq
-        assert store.indexes.cached_seq(1) == seq_before  # the first collection has id 1
+        assert store.indexer.cached_seq(1) == seq_before  # the first collection has id 1
 
         _run_writer(tmp_path)
 
         assert col.count() == 3
         hits = col.query(texts=["written by another process"], k=5)[0]
         assert hits[0].id == "w1" and "p1" not in {h.id for h in hits}
-        assert store.indexes.cached_seq(1) == col.info().last_seq > seq_before  # rebuilt
+        assert store.indexer.cached_seq(1) == col.info().last_seq > seq_before  # rebuilt
         assert sorted(col.get(where={"by": "child"}).ids) == ["w1", "w2"]
         assert [h.id for h in col.keyword_search("foreign")] == ["w2"]
         assert "made-by-child" in [info.name for info in store.list_collections()]

@@ -56,7 +56,7 @@ import json
 import math
 import os
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -171,6 +171,12 @@ def _check_training(config: AnnConfig, n: int, dim: int) -> tuple[int, int]:
     return nlist, pq_m
 
 
+def check_trainable(config: AnnConfig, n: int, dim: int) -> None:
+    """``ConfigError`` if ``n`` vectors of ``dim`` cannot train ``config`` (IVF families)."""
+    if config.kind in ("ivf_flat", "ivf_pq"):
+        _check_training(config, n, dim)
+
+
 def _new_faiss_index(config: AnnConfig, n: int, dim: int) -> Any:
     """An empty (untrained) FAISS index for ``config`` over ``n`` training vectors."""
     metric = _faiss_metric(config.metric)
@@ -228,6 +234,12 @@ class AnnIndex:
         self.dim = dim
         self._index = index
         self._store = store
+        self._order: tuple[IdArray, NDArray[np.intp]] | None = None
+
+    @property
+    def nlist(self) -> int:
+        """IVF cells (1 for flat and hnsw)."""
+        return int(getattr(self._index, "nlist", 1))
 
     @property
     def exact(self) -> bool:
@@ -270,9 +282,11 @@ class AnnIndex:
         ef_search: int | None = None,
         nprobe: int | None = None,
         allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
         rerank: int | None = None,
     ) -> tuple[NDArray[np.float32], IdArray]:
-        """Top ``k`` (scores, labels) per query, best first; ``allowed`` restricts the labels.
+        """Top ``k`` (scores, labels) per query, best first; ``allowed`` restricts the
+        labels, ``excluded`` rejects some (tombstones); at most one of the two.
 
         ``ef_search`` (hnsw), ``nprobe`` (ivf) and ``rerank`` (0 turns it off) override
         the config for this call only; other families ignore the knobs they lack.
@@ -286,7 +300,7 @@ class AnnIndex:
         depth = self._rerank_depth(rerank)
         prepared = _prepare(self.config.metric, np.ascontiguousarray(queries, dtype=np.float32))
         fetch = max(k, depth)
-        params, _keep_alive = self._params(fetch, ef_search, nprobe, allowed)
+        params, _keep_alive = self._params(fetch, ef_search, nprobe, allowed, excluded)
         raw, labels = self._index.search(prepared, fetch, params=params)
         if self._store is not None and depth > 0:
             scores = self._store.rescore(self.config.metric, prepared, labels)
@@ -305,7 +319,12 @@ class AnnIndex:
         return max(0, depth)
 
     def _params(
-        self, k: int, ef_search: int | None, nprobe: int | None, allowed: np.ndarray | None
+        self,
+        k: int,
+        ef_search: int | None,
+        nprobe: int | None,
+        allowed: np.ndarray | None,
+        excluded: np.ndarray | None = None,
     ) -> tuple[Any, Any]:
         """FAISS search parameters, and the selector's id array (kept alive by the caller)."""
         params: Any
@@ -318,28 +337,79 @@ class AnnIndex:
         else:
             params = faiss.SearchParametersIVF()
             params.nprobe = nprobe or self.config.nprobe
-        if allowed is None:
+        chosen = allowed if allowed is not None else excluded
+        if chosen is None:
             return params, None
-        ids = np.ascontiguousarray(allowed, dtype=np.int64)
-        selector = faiss.IDSelectorBatch(ids.shape[0], faiss.swig_ptr(ids))
+        ids = np.ascontiguousarray(chosen, dtype=np.int64)
+        batch = faiss.IDSelectorBatch(ids.shape[0], faiss.swig_ptr(ids))
+        selector = batch if allowed is not None else faiss.IDSelectorNot(batch)
         params.sel = selector
-        return params, (selector, ids)
+        return params, (selector, batch, ids)
+
+    def stored_vectors(self, labels: IdArray) -> tuple[IdArray, Matrix] | None:
+        """(labels found, their vectors as indexed: normalised for cosine), ascending;
+        ``None`` for IVF families without rerank, which keep no float vectors."""
+        if self._store is not None:
+            held, matrix = self._store.ids, self._store.vectors
+            pos = np.arange(held.shape[0])
+        else:
+            view = self._flat_view()
+            if view is None:
+                return None
+            held, pos, matrix = *self._label_order(), view
+        at = np.searchsorted(held, labels)
+        inside = at < held.shape[0]
+        at, wanted = at[inside], labels[inside]
+        hit = held[at] == wanted
+        return wanted[hit], matrix[pos[at[hit]]]
+
+    def _flat_view(self) -> Matrix | None:
+        """Zero-copy view of a flat or HNSW index's float storage, in insertion order."""
+        if self.config.kind not in ("flat", "hnsw"):
+            return None
+        inner: Any = faiss.downcast_index(self._index.index)
+        flat: Any = faiss.downcast_index(inner.storage) if self.config.kind == "hnsw" else inner
+        n = int(flat.ntotal)
+        data = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim)
+        return np.asarray(data, dtype=np.float32).reshape(n, self.dim)
+
+    def _label_order(self) -> tuple[IdArray, NDArray[np.intp]]:
+        """Labels sorted, and their positions in storage (cached until the next add)."""
+        if self._order is None or self._order[0].shape[0] != len(self):
+            labels = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            order = np.argsort(labels, kind="stable")
+            self._order = (labels[order], order)
+        return self._order
 
     def _to_scores(self, raw: NDArray[np.float32], labels: IdArray) -> NDArray[np.float32]:
         scores = -np.sqrt(np.maximum(raw, 0)) if self.config.metric == "l2" else raw
         return np.where(labels < 0, -np.inf, scores).astype(np.float32)
 
-    def save(self, path: str | os.PathLike[str], *, covers_seq: int) -> None:
-        """Write the index, its vectors (with rerank) and then the sidecar, each atomically."""
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        covers_seq: int,
+        state: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        """Write the index, its vectors (with rerank), the caller's ``state`` arrays
+        (``load_state`` reads them back) and then the sidecar, each atomically."""
         target = Path(path)
         _atomic(target, lambda tmp: faiss.write_index(self._index, str(tmp)))
         if self._store is not None:
             store = self._store
             _atomic(_vectors_path(target), lambda tmp: _save_vectors(tmp, store))
+        state_crc = None
+        if state is not None:
+            arrays = dict(state)
+            _atomic(_state_path(target), lambda tmp: _save_arrays(tmp, arrays))
+            state_crc = _crc32(_state_path(target))
         sidecar = {
+            "state_crc32": state_crc,
             "format": SIDECAR_FORMAT,
             "dimension": self.dim,
             "covers_seq": int(covers_seq),
+            "ntotal": len(self),
             "config": self.config.model_dump(),
             "crc32": _crc32(target),
         }
@@ -365,6 +435,31 @@ class AnnIndex:
                 hint="delete it; the store rebuilds indexes from its catalog",
             ) from None
         return cls(config, int(meta["dimension"]), index, store), int(meta["covers_seq"])
+
+
+def load_state(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The ``state`` arrays saved with an index ({} if none); ``StoreError`` if they do
+    not match the sidecar (a crash between two renames)."""
+    target = Path(path)
+    meta = _read_sidecar(target)
+    expected = meta.get("state_crc32")
+    if expected is None:
+        return {}
+    state = _state_path(target)
+    if not state.is_file() or _crc32(state) != expected:
+        raise StoreError(
+            f"index state file {state} is missing or does not match its sidecar",
+            hint="delete the index file; the store rebuilds it from its catalog",
+        )
+    with np.load(state) as data:
+        return {key: data[key] for key in data.files}
+
+
+def remove_files(path: str | os.PathLike[str]) -> None:
+    """Delete an index file and everything saved beside it (missing files are fine)."""
+    target = Path(path)
+    for file in (target, _sidecar_path(target), _vectors_path(target), _state_path(target)):
+        file.unlink(missing_ok=True)
 
 
 def _best(
@@ -406,6 +501,15 @@ def _atomic(target: Path, write: Callable[[Path], object]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _state_path(target: Path) -> Path:
+    return target.with_name(target.name + ".state.npz")
+
+
+def _save_arrays(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
+
+
 def _save_vectors(tmp: Path, store: _RerankStore) -> None:
     with open(tmp, "wb") as handle:
         np.savez(handle, ids=store.ids, vectors=store.vectors)
@@ -414,6 +518,11 @@ def _save_vectors(tmp: Path, store: _RerankStore) -> None:
 def _load_vectors(path: Path) -> _RerankStore:
     with np.load(path) as data:
         return _RerankStore(data["ids"], data["vectors"])
+
+
+def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The JSON sidecar of a saved index; ``StoreError`` if missing, unreadable or newer."""
+    return _read_sidecar(Path(path))
 
 
 def _read_sidecar(target: Path) -> dict[str, Any]:
@@ -432,14 +541,28 @@ def _read_sidecar(target: Path) -> dict[str, Any]:
     return meta
 
 
-def build_index(config: AnnConfig, vectors: np.ndarray, labels: np.ndarray) -> AnnIndex:
-    """Train (IVF families) and fill an index over ``vectors`` labelled by row ids."""
+#: vectors added per FAISS call while building, so progress can be reported
+BUILD_CHUNK = 10_000
+
+
+def build_index(
+    config: AnnConfig,
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    progress: Callable[[int, int], None] | None = None,
+) -> AnnIndex:
+    """Train (IVF families) and fill an index over ``vectors`` labelled by row ids;
+    ``progress(done, total)`` is called after each chunk of vectors is added."""
     matrix, ids = _check_matrix(vectors, labels, None)
     n, dim = matrix.shape
     prepared = _prepare(config.metric, matrix)
     index = _new_faiss_index(config, n, dim)
     if not index.is_trained:
         index.train(prepared)
-    index.add_with_ids(prepared, ids)
+    for start in range(0, n, BUILD_CHUNK):
+        stop = min(n, start + BUILD_CHUNK)
+        index.add_with_ids(prepared[start:stop], ids[start:stop])
+        if progress is not None:
+            progress(stop, n)
     store = _RerankStore(ids, prepared) if config.rerank else None
     return AnnIndex(config, dim, index, store)

@@ -31,7 +31,7 @@ from heron.store.lock import WriterLock
 from heron.store.results import Metric
 
 DB_NAME = "heron.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS heron_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,6 +77,10 @@ CREATE TABLE IF NOT EXISTS changes (
     op TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS changes_by_collection ON changes (collection_id, seq);
+CREATE TABLE IF NOT EXISTS collection_index (
+    collection_id INTEGER PRIMARY KEY,
+    spec TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sources (
     collection_id INTEGER NOT NULL,
     source TEXT NOT NULL,
@@ -86,7 +90,9 @@ CREATE TABLE IF NOT EXISTS sources (
 """
 # record_meta.kind: 's' str, 'n' int/float, 'b' bool, 'z' None; the two indexes lead with
 # (collection, key, value) so filters are index range scans, and carry the other columns
-# a filter reads so those scans never touch the table. ``changes.op``: add, update, delete.
+# a filter reads so those scans never touch the table. ``changes.op``: add, update (the
+# vector may have changed), update_meta (it did not), delete. ``collection_index`` holds
+# the collection's ``IndexSpec`` as JSON (no row = auto); added in schema 2.
 # ``records_by_collection`` lists a collection's ids in order without reading the wide rows.
 # AUTOINCREMENT on ids and seqs means neither is ever reused, so a cached index keyed by
 # (collection id, seq) can never be mistaken for a newer state, and a later ANN index can
@@ -187,24 +193,28 @@ class Catalog:
             )
 
     def _create_schema(self, conn: sqlite3.Connection) -> None:
-        """Check the schema version; only a store without one takes the writer lock."""
+        """Check the schema version; only a new or older store takes the writer lock.
+
+        Every schema change so far only adds tables (``IF NOT EXISTS``), so upgrading
+        an older store is running the schema again and recording the new version.
+        """
         with self._transaction(conn, "BEGIN"):
             version = self._schema_version(conn)
         if version is not None:
             self._check_version(version)
-            return
+            if version == SCHEMA_VERSION:
+                return
         with self.writer_lock.hold(), self._transaction(conn, "BEGIN IMMEDIATE"):
+            version = self._schema_version(conn)  # another process may have won
+            if version is not None:
+                self._check_version(version)
             # not executescript: in Python 3.11 it commits the open transaction first
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 conn.execute(statement)
-            version = self._schema_version(conn)  # another process may have won
-            if version is None:
-                conn.execute(
-                    "INSERT INTO heron_meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            else:
-                self._check_version(version)
+            conn.execute(
+                "INSERT OR REPLACE INTO heron_meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
 
     @staticmethod
     def _schema_version(conn: sqlite3.Connection) -> int | None:
@@ -369,7 +379,24 @@ def set_dimension(conn: sqlite3.Connection, cid: int, dimension: int) -> None:
 
 def drop_collection(conn: sqlite3.Connection, row: CollectionRow) -> None:
     """Remove a collection and every row that belongs to it."""
-    for table in ("record_meta", "records", "changes", "sources"):
+    for table in ("record_meta", "records", "changes", "sources", "collection_index"):
         conn.execute(f"DELETE FROM {table} WHERE collection_id = ?", (row.id,))
     conn.execute(f"DROP TABLE IF EXISTS {row.fts_table}")
     conn.execute("DELETE FROM collections WHERE id = ?", (row.id,))
+
+
+# ---------------------------------------------------------------- index settings
+
+
+def index_spec_json(conn: sqlite3.Connection, cid: int) -> str | None:
+    """The collection's stored ``IndexSpec`` JSON, or ``None`` (auto)."""
+    found = conn.execute(
+        "SELECT spec FROM collection_index WHERE collection_id = ?", (cid,)
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def set_index_spec_json(conn: sqlite3.Connection, cid: int, spec: str) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO collection_index (collection_id, spec) VALUES (?, ?)", (cid, spec)
+    )

@@ -20,10 +20,13 @@ from numpy.typing import ArrayLike
 from heron.errors import CollectionNotFound, ConfigError, InputError
 from heron.models.base import Embedder
 from heron.store import catalog, records
+from heron.store.ann import check_trainable
 from heron.store.filters import SqlFragment, compile_filter, parse_filter
-from heron.store.index import ExactIndex, Neighbours, VectorIndex, distance_from_score
+from heron.store.index import Neighbours, distance_from_score
+from heron.store.index_spec import IndexSpec
+from heron.store.indexing import CompactReport, Index, load_spec
 from heron.store.keyword import fts_match
-from heron.store.planner import plan
+from heron.store.planner import QueryPlan, execute, plan
 from heron.store.results import CollectionInfo, GetResult, Metric
 from heron.store.validation import (
     Matrix,
@@ -138,7 +141,9 @@ class Collection:
         with self._store.catalog.write() as conn:
             row = self._live_row(conn)
             doomed = records.find_record_ids(conn, row.id, wanted, self._compile(node, row))
-            return records.delete_records(conn, row, doomed)
+            deleted = records.delete_records(conn, row, doomed)
+        self._after_write()
+        return deleted
 
     def _write(self, batch: RecordBatch, mode: WriteMode) -> None:
         check_content(batch, mode)
@@ -152,6 +157,16 @@ class Collection:
             self._fix_dimension(conn, row, vectors)
             apply_split(conn, row, batch, vectors, split)
         self._remember_dimension(vectors)
+        self._after_write()
+
+    def _after_write(self) -> None:
+        """Compact once tombstones pass ``indexing.COMPACT_RATIO`` of the saved index."""
+        indexer = self._store.indexer
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if row.dimension is None or not indexer.needs_compaction(conn, row):
+                return
+            indexer.compact(conn, row)
 
     def _batch_vectors(self, batch: RecordBatch) -> tuple[Matrix | None, bool]:
         """The batch's vectors (embedding documents if needed) and whether we embedded them."""
@@ -229,17 +244,25 @@ class Collection:
             found = found[start:] if stop is None else found[start : start + stop]
         return _get_result(found, fields)
 
-    def query(
+    def query(  # noqa: PLR0913 - Chroma's arguments plus the two search knobs
         self,
         texts: Sequence[str] | str | None = None,
         embeddings: Embeddings = None,
         k: int = 10,
         where: Where = None,
         include: Sequence[str] = ("documents", "metadatas", "distances"),
+        *,
+        ef_search: int | None = None,
+        nprobe: int | None = None,
     ) -> list[list[Hit]]:
-        """Nearest records for each query text or vector; one ranked list per query."""
+        """Nearest records for each query text or vector; one ranked list per query.
+
+        ``ef_search`` (HNSW) and ``nprobe`` (IVF) override the index's settings for
+        this call; the planner may widen them for a filter (see ``explain``).
+        """
         fields = check_include(include, QUERY_FIELDS)
         k = check_count(k, "k", minimum=1)
+        knobs = _knobs(ef_search, nprobe)
         node = parse_filter(where)
         queries, from_embedder = self._query_vectors(texts, embeddings)
         with self._store.catalog.read() as conn:
@@ -248,10 +271,47 @@ class Collection:
                 return [[] for _ in range(queries.shape[0])]
             self._check_vectors(row, queries, from_embedder)
             index = self._index(conn, row)
-            fragment = self._compile(node, row)
-            candidates = None if fragment is None else records.SqlCandidates(conn, row.id, fragment)
-            found = plan(index, candidates).run(queries, k)
+            candidates = self._candidates(conn, row, node)
+            chosen = plan(index, candidates, k, **knobs)
+            dimension = row.dimension
+            found = execute(
+                chosen,
+                index,
+                queries,
+                k,
+                candidates,
+                lambda ids: records.vectors_by_id(conn, row.id, ids, dimension),
+            )
             return self._hits(conn, row, found, fields)
+
+    def explain(
+        self,
+        texts: Sequence[str] | str | None = None,
+        embeddings: Embeddings = None,
+        k: int = 10,
+        where: Where = None,
+        *,
+        ef_search: int | None = None,
+        nprobe: int | None = None,
+    ) -> QueryPlan:
+        """How ``query`` with these arguments would run: strategy, match estimate, knobs."""
+        k = check_count(k, "k", minimum=1)
+        knobs = _knobs(ef_search, nprobe)
+        node = parse_filter(where)
+        queries, from_embedder = self._query_vectors(texts, embeddings)
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if row.dimension is None:
+                return QueryPlan("empty", "flat", 0, reason="the collection is empty")
+            self._check_vectors(row, queries, from_embedder)
+            index = self._index(conn, row)
+            return plan(index, self._candidates(conn, row, node), k, **knobs)
+
+    def _candidates(
+        self, conn: sqlite3.Connection, row: catalog.CollectionRow, node: Any
+    ) -> records.SqlCandidates | None:
+        fragment = self._compile(node, row)
+        return None if fragment is None else records.SqlCandidates(conn, row.id, fragment)
 
     def _query_vectors(self, texts: Any, embeddings: Any) -> tuple[Matrix, bool]:
         if (texts is None) == (embeddings is None):
@@ -265,16 +325,53 @@ class Collection:
             raise InputError("texts must contain only strings")
         return self._embed(list(items)), True
 
-    def _index(self, conn: sqlite3.Connection, row: catalog.CollectionRow) -> VectorIndex:
-        """The cached index if it covers the collection's latest change, else a rebuild."""
-        assert row.dimension is not None
-        dimension = row.dimension
+    def _index(self, conn: sqlite3.Connection, row: catalog.CollectionRow) -> Index:
+        """The collection's index at its latest change (cached, replayed or rebuilt)."""
+        return self._store.indexer.index(conn, row)
 
-        def build() -> VectorIndex:
-            ids, vectors = records.load_vectors(conn, row.id, dimension)
-            return ExactIndex(row.metric, ids, vectors, owned=True)
+    # ------------------------------------------------------------ index settings
 
-        return self._store.indexes.get(row.id, row.last_seq, build)
+    @property
+    def index_spec(self) -> IndexSpec:
+        """The collection's index family and knobs (``auto`` unless set)."""
+        with self._store.catalog.read() as conn:
+            return load_spec(conn, self._live_row(conn).id)
+
+    def set_index(self, spec: IndexSpec | Mapping[str, Any] | str) -> IndexSpec:
+        """Choose the index family; the next query (or ``build_index``) rebuilds it.
+
+        The settings are checked against the collection now (e.g. a PQ ``pq_m`` that
+        does not divide the dimension), so a bad choice fails here, not at the next
+        query. IVF families search exactly until there are enough vectors to train.
+        """
+        parsed = IndexSpec.parse(spec)
+        with self._store.catalog.write() as conn:
+            row = self._live_row(conn)
+            count = records.count_records(conn, row.id)
+            config = parsed.resolve(row.metric, count)
+            if config is not None and row.dimension is not None:
+                check_trainable(config, count, row.dimension)
+            catalog.set_index_spec_json(conn, row.id, parsed.model_dump_json())
+        self._store.indexer.forget(self._id, files=True)
+        return parsed
+
+    def build_index(self) -> str:
+        """Build (or bring up to date) the index now instead of at the next query;
+        returns the family in use."""
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if row.dimension is None:
+                return "flat"
+            index = self._index(conn, row)
+            return getattr(index, "kind", "flat")
+
+    def compact(self) -> CompactReport:
+        """Rebuild the ANN index from the catalog, purging deleted and replaced vectors."""
+        with self._store.catalog.read() as conn:
+            row = self._live_row(conn)
+            if row.dimension is None:
+                return CompactReport("flat", 0, 0, 0.0)
+            return self._store.indexer.compact(conn, row)
 
     def _hits(
         self,
@@ -283,12 +380,13 @@ class Collection:
         found: Neighbours,
         fields: frozenset[str],
     ) -> list[list[Hit]]:
-        wanted = np.unique(found.ids).tolist()
+        wanted = np.unique(found.ids[found.ids >= 0]).tolist()
         stored = {r.record_id: r for r in records.fetch_records(conn, row.id, record_ids=wanted)}
         return [
             [
                 _hit(stored[int(rid)], float(score), row.metric, fields)
                 for rid, score in zip(ids, scores, strict=True)
+                if rid >= 0 and int(rid) in stored
             ]
             for ids, scores in zip(found.ids, found.scores, strict=True)
         ]
@@ -354,6 +452,7 @@ class Collection:
                 apply_split(conn, row, batch, vectors, WriteSplit.all_new(len(batch)))
             records.set_source(conn, row.id, source, content_hash)
         self._remember_dimension(vectors)
+        self._after_write()
 
     def remove_source(self, source: str) -> int:
         """Delete a source's records and forget its hash; returns how many records went."""
@@ -364,7 +463,8 @@ class Collection:
                 conn, row, records.source_record_ids(conn, row.id, source)
             )
             records.delete_source(conn, row.id, source)
-            return removed
+        self._after_write()
+        return removed
 
     # ------------------------------------------------------------ info
 
@@ -372,13 +472,14 @@ class Collection:
         with self._store.catalog.read() as conn:
             row = self._live_row(conn)
             count = records.count_records(conn, row.id)
-        return collection_info(row, count)
+            spec = load_spec(conn, row.id)
+        return collection_info(row, count, spec)
 
     def _live_row(self, conn: sqlite3.Connection) -> catalog.CollectionRow:
         try:
             row = catalog.collection_by_id(conn, self._id, self.name)
         except CollectionNotFound:
-            self._store.indexes.drop(self._id)  # deleted, maybe by another process
+            self._store.indexer.forget(self._id)  # deleted, maybe by another process
             raise
         self._dimension = row.dimension
         return row
@@ -387,7 +488,16 @@ class Collection:
         return None if node is None else compile_filter(node, row.id)
 
 
-def collection_info(row: catalog.CollectionRow, count: int) -> CollectionInfo:
+def _knobs(ef_search: int | None, nprobe: int | None) -> dict[str, int | None]:
+    return {
+        "ef_search": None if ef_search is None else check_count(ef_search, "ef_search", minimum=1),
+        "nprobe": None if nprobe is None else check_count(nprobe, "nprobe", minimum=1),
+    }
+
+
+def collection_info(
+    row: catalog.CollectionRow, count: int, spec: IndexSpec | None = None
+) -> CollectionInfo:
     return CollectionInfo(
         name=row.name,
         count=count,
@@ -397,6 +507,7 @@ def collection_info(row: catalog.CollectionRow, count: int) -> CollectionInfo:
         created_at=row.created_at,
         last_seq=row.last_seq,
         metadata=row.metadata,
+        index=(spec or IndexSpec()).describe(),
     )
 
 

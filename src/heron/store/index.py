@@ -5,7 +5,7 @@ and kept in memory, keyed by the collection's change sequence. Every query reads
 that sequence (one indexed SELECT) and rebuilds only when it moved, so writes
 committed by another process are seen without reopening the store.
 
-Today there is one family, ``ExactIndex``: a numpy BLAS matmul over all vectors.
+This module holds ``ExactIndex``: a numpy BLAS matmul over all vectors.
 Measured on the 2-core dev box (384-d, k=10, numpy matmul + argpartition vs faiss
 1.15 IndexFlatIP): 0.12 vs 2.4 ms at 10k vectors, 0.58 vs 2.6 ms at 30k, 2.7 vs
 9.5 ms at 100k for one query; 1.2 vs 3.0, 3.6 vs 15.4 and 14.7 vs 42.9 ms for 16
@@ -15,15 +15,12 @@ of the vectors beyond the one we hold.
 Scores are higher-is-better for every metric: cosine similarity, inner product,
 and negated euclidean distance for l2.
 
-Left for later: FAISS ANN families (HNSW, IVF) behind the same ``VectorIndex``
-protocol, index files recording the sequence they cover with replay of newer
-changes (instead of a full rebuild), and tombstones purged by compaction.
+ANN families live in ``ann.py`` (FAISS) and ``live.py`` (kept current by
+replaying the change log); ``indexing.py`` decides which one a collection uses.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -180,35 +177,3 @@ class ExactIndex:
         squared = np.maximum(q_sq - 2.0 * dots + sq_norms[None, :], 0.0)
         distances: NDArray[np.float32] = np.sqrt(squared).astype(np.float32)
         return -distances
-
-
-IndexBuilder = Callable[[], VectorIndex]
-
-
-class IndexCache:
-    """Per-store cache: collection id -> (change seq it reflects, index)."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[int, VectorIndex]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, collection_id: int, seq: int, build: IndexBuilder) -> VectorIndex:
-        """The cached index if it reflects ``seq``, else a freshly built one."""
-        with self._lock:
-            entry = self._entries.get(collection_id)
-            if entry is not None and entry[0] == seq:
-                return entry[1]
-        index = build()
-        with self._lock:
-            self._entries[collection_id] = (seq, index)
-        return index
-
-    def drop(self, collection_id: int) -> None:
-        with self._lock:
-            self._entries.pop(collection_id, None)
-
-    def cached_seq(self, collection_id: int) -> int | None:
-        """The seq the cached index reflects (None if nothing cached); for tests and stats."""
-        with self._lock:
-            entry = self._entries.get(collection_id)
-            return None if entry is None else entry[0]

@@ -156,7 +156,9 @@ def update_records(
     vectors: Matrix | None,
 ) -> None:
     """Rewrite only the given fields; the others (and the record's position) stay."""
-    seqs = _log_changes(conn, row.id, record_ids, "update")
+    seqs = _log_changes(
+        conn, row.id, record_ids, "update" if vectors is not None else "update_meta"
+    )
     columns: list[tuple[str, list[Any]]] = [("seq", list(seqs))]
     if documents is not None:
         columns.append(("document", list(documents)))
@@ -229,6 +231,52 @@ def load_vectors(conn: sqlite3.Connection, cid: int, dimension: int) -> tuple[Id
     # one allocation, writable, so a cosine index can normalise it in place
     flat = np.frombuffer(bytearray().join(r[1] for r in rows), dtype=VECTOR_DTYPE)
     return ids, flat.astype(np.float32, copy=False).reshape(len(rows), dimension)
+
+
+def vectors_by_id(
+    conn: sqlite3.Connection, cid: int, record_ids: IdArray, dimension: int
+) -> tuple[IdArray, Matrix]:
+    """The vectors of those ``record_ids`` that still exist, ordered by record id."""
+    rows = conn.execute(
+        "SELECT id, vector FROM records WHERE collection_id = ? "
+        "AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (cid, _json_list(record_ids.tolist())),
+    ).fetchall()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    flat = np.frombuffer(bytearray().join(r[1] for r in rows), dtype=VECTOR_DTYPE)
+    return ids, flat.astype(np.float32, copy=False).reshape(len(rows), dimension)
+
+
+def changes_since(conn: sqlite3.Connection, cid: int, seq: int) -> list[tuple[int, str]]:
+    """(record id, op) of every change after ``seq``, oldest first (index replay)."""
+    rows = conn.execute(
+        "SELECT record_id, op FROM changes WHERE collection_id = ? AND seq > ? ORDER BY seq",
+        (cid, seq),
+    )
+    return [(int(rid), str(op)) for rid, op in rows]
+
+
+def dead_since(conn: sqlite3.Connection, cid: int, seq: int) -> int:
+    """Records deleted or given a new vector after ``seq``: what an index file now holds
+    as garbage (an upper bound: records added and removed after ``seq`` count too)."""
+    found = conn.execute(
+        "SELECT COUNT(DISTINCT record_id) FROM changes WHERE collection_id = ? AND seq > ? "
+        "AND op IN ('update', 'delete')",
+        (cid, seq),
+    ).fetchone()
+    return int(found[0])
+
+
+def filter_ids(
+    conn: sqlite3.Connection, cid: int, where: SqlFragment, record_ids: IdArray
+) -> IdArray:
+    """Those of ``record_ids`` that pass a compiled filter (post-filtering a few hits)."""
+    rows = conn.execute(
+        f"SELECT r.id FROM records r WHERE r.collection_id = ? "
+        f"AND r.id IN (SELECT value FROM json_each(?)) AND {where.sql}",
+        (cid, _json_list(record_ids.tolist()), *where.params),
+    ).fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
 
 def _record(values: tuple[Any, ...], with_vector: bool) -> StoredRecord:
@@ -352,6 +400,9 @@ class SqlCandidates:
 
     def ids(self) -> IdArray:
         return matching_ids(self.conn, self.collection_id, self.where)
+
+    def among(self, record_ids: IdArray) -> IdArray:
+        return filter_ids(self.conn, self.collection_id, self.where, record_ids)
 
 
 def counts_by_collection(conn: sqlite3.Connection) -> dict[int, int]:

@@ -31,6 +31,8 @@ class CollectionInfo:
     #: the change sequence of the collection's latest write (0 before any)
     last_seq: int
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: the index family and its knobs, e.g. ``auto (m=32, ef_construction=200, ef_search=64)``
+    index: str = "auto"
 
 
 @dataclass

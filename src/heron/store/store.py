@@ -17,7 +17,8 @@ from heron.models.registry import ModelRegistry, ModelSpec
 from heron.store import catalog, records
 from heron.store.catalog import Catalog
 from heron.store.collection import Collection, collection_info
-from heron.store.index import IndexCache
+from heron.store.index_spec import IndexSpec
+from heron.store.indexing import Indexer, Progress, load_spec
 from heron.store.results import CollectionInfo, Metric
 from heron.store.validation import (
     check_collection_metadata,
@@ -59,12 +60,17 @@ class Store:
         *,
         registry: ModelRegistry | None = None,
         timeout_s: float = 10.0,
+        progress: Progress | None = None,
+        default_index: IndexSpec | Mapping[str, Any] | str | None = None,
     ) -> None:
+        """``progress(label, done, total)`` hears about index builds (the CLI draws bars);
+        ``default_index`` is the index of collections created without one (``auto``)."""
         self.path: Path = _check_path(path)
         self.registry: ModelRegistry = registry if registry is not None else ModelRegistry()
         #: internal plumbing shared with this store's ``Collection`` handles
         self.catalog = Catalog(self.path, _check_timeout(timeout_s))
-        self.indexes = IndexCache()
+        self.indexer = Indexer(self.path, progress)
+        self.default_index = IndexSpec.parse(default_index)
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -93,17 +99,21 @@ class Store:
         dimension: int | None = None,
         metadata: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
+        index: IndexSpec | Mapping[str, Any] | str | None = None,
     ) -> Collection:
         """Create a collection; with ``exist_ok`` an existing one is returned as stored.
 
         The dimension comes from ``dimension``, else from the embedder (which loads
-        it), else from the first write.
+        it), else from the first write. ``index`` picks the index family (``"auto"``,
+        ``"flat"``, ``"hnsw"``, ``"ivf_flat"``, ``"ivf_pq"`` or a dict with knobs,
+        see ``IndexSpec``); ``Collection.set_index`` changes it later.
         """
         name = check_collection_name(name)
         checked_metric = check_metric(metric)
         spec = _check_embedder(embedder)
         size = check_dimension_arg(dimension)
         meta = check_collection_metadata(metadata)
+        index_spec = self.default_index if index is None else IndexSpec.parse(index)
         existing = self._find(name)
         if existing is not None:
             return self._existing(existing, exist_ok)
@@ -115,6 +125,8 @@ class Store:
                 row = catalog.insert_collection(
                     conn, name, metric=checked_metric, dimension=size, embedder=spec, metadata=meta
                 )
+                if index_spec != IndexSpec():
+                    catalog.set_index_spec_json(conn, row.id, index_spec.model_dump_json())
             elif not exist_ok:
                 raise _exists(name)
         return Collection(self, row)
@@ -127,6 +139,7 @@ class Store:
         metric: Literal["cosine", "l2", "ip"] = "cosine",
         dimension: int | None = None,
         metadata: Mapping[str, Any] | None = None,
+        index: IndexSpec | Mapping[str, Any] | str | None = None,
     ) -> Collection:
         """The named collection; created with these settings if it does not exist."""
         return self.create_collection(
@@ -136,6 +149,7 @@ class Store:
             dimension=dimension,
             metadata=metadata,
             exist_ok=True,
+            index=index,
         )
 
     def get_collection(self, name: str) -> Collection:
@@ -150,7 +164,8 @@ class Store:
         with self.catalog.read() as conn:
             rows = catalog.list_collection_rows(conn)
             counts = records.counts_by_collection(conn)
-        return [collection_info(row, counts.get(row.id, 0)) for row in rows]
+            specs = {row.id: load_spec(conn, row.id) for row in rows}
+        return [collection_info(row, counts.get(row.id, 0), specs[row.id]) for row in rows]
 
     def delete_collection(self, name: str) -> None:
         """Delete a collection and all its records, metadata, sources and change log."""
@@ -159,7 +174,7 @@ class Store:
             if row is None:
                 raise catalog.not_found(conn, str(name))
             catalog.drop_collection(conn, row)
-        self.indexes.drop(row.id)
+        self.indexer.forget(row.id, files=True)
 
     def _find(self, name: str) -> catalog.CollectionRow | None:
         with self.catalog.read() as conn:
@@ -183,9 +198,17 @@ def open_store(
     *,
     registry: ModelRegistry | None = None,
     timeout_s: float = 10.0,
+    progress: Progress | None = None,
+    default_index: IndexSpec | Mapping[str, Any] | str | None = None,
 ) -> Store:
     """Open (creating if needed) the store in folder ``path``."""
-    return Store(path, registry=registry, timeout_s=timeout_s)
+    return Store(
+        path,
+        registry=registry,
+        timeout_s=timeout_s,
+        progress=progress,
+        default_index=default_index,
+    )
 
 
 __all__ = ["DEFAULT_EMBEDDER", "Metric", "Store", "open_store"]

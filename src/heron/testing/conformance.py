@@ -505,7 +505,7 @@ class CollectionConformance:
         col = store.create_collection("m", embedder=None, metric=metric)  # type: ignore[arg-type]
         vectors = np.array([[3.0, 4.0], [1.0, 0.0], [-2.0, 0.5]], dtype=np.float32)
         col.add(["a", "b", "c"], embeddings=vectors)
-        query = np.array([2.0, 1.0], dtype=np.float32)
+        query = np.array([2.0, 1.2], dtype=np.float32)  # no ties: any index orders them alike
         hits = col.query(embeddings=query, k=3)[0]
         if metric == "cosine":
             unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -586,7 +586,54 @@ class CollectionConformance:
         with pytest.raises(InputError):
             col.replace_source("v.md", "h3", ["v#0"], ["x"], None, [{"source": "other.md"}])
 
+    def test_deleted_and_replaced_vectors_are_never_returned(self, col: Collection) -> None:
+        n = 300
+        texts = [f"note {i} on shelf {i % 13} row {i * 7 % 17}" for i in range(n)]
+        col.add([f"n{i}" for i in range(n)], documents=texts)
+        col.query(texts=["note"], k=5)  # an index exists before the changes below
+        gone = [f"n{i}" for i in range(0, n, 3)]
+        col.delete(ids=gone)
+        col.update(["n1"], documents=["a brand new text about zebras"])
+        hits = col.query(texts=texts[:30], k=10, include=[])
+        returned = {h.id for row in hits for h in row}
+        assert not returned & set(gone)
+        assert all(len(row) == 10 for row in hits)
+        top = col.query(texts=["a brand new text about zebras"], k=1)[0][0]
+        assert top.id == "n1" and top.score == pytest.approx(1.0, abs=1e-5)
+        assert col.query(texts=[texts[1]], k=1)[0][0].id != "n1"  # its old vector is gone
+        assert col.count() == n - len(gone)
+
+    def test_explain_reports_strategy_and_matches(self, col: Collection) -> None:
+        col.add(
+            [f"e{i}" for i in range(50)],
+            documents=[f"entry {i}" for i in range(50)],
+            metadatas=[{"even": i % 2 == 0} for i in range(50)],
+        )
+        unfiltered = col.explain(texts=["entry"], k=5)
+        assert unfiltered.strategy and unfiltered.matches is None
+        filtered = col.explain(texts=["entry"], k=5, where={"even": True})
+        assert filtered.matches == 25 and filtered.selectivity == pytest.approx(0.5)
+        assert col.explain(texts=["entry"], where={"even": "no"}).strategy == "empty"
+
     # ------------------------------------------------------------ persistence
+
+    def test_writes_after_a_search_persist_across_reopen(
+        self, make_store: MakeStore, store: Store, store_path: Path
+    ) -> None:
+        col = store.create_collection("grow", embedder=EMBEDDER)
+        col.add([f"g{i}" for i in range(100)], documents=[f"growing text {i}" for i in range(100)])
+        col.query(texts=["growing"], k=3)
+        col.add(["late"], documents=["a late arrival"])
+        col.delete(ids=["g5"])
+        store.close()
+        reopened = make_store(store_path)
+        try:
+            again = reopened.get_collection("grow")
+            assert again.count() == 100
+            assert again.query(texts=["a late arrival"], k=1)[0][0].id == "late"
+            assert "g5" not in {h.id for h in again.query(texts=["growing text 5"], k=100)[0]}
+        finally:
+            reopened.close()
 
     def test_everything_persists_across_reopen(
         self, make_store: MakeStore, store: Store, store_path: Path

@@ -1,0 +1,247 @@
+"""``Indexer``: keeps each collection's in-memory index current, on disk, and compact.
+
+One per ``Store``. For a query it returns the collection's index at the latest
+change sequence:
+
+* exact collections (``flat``, or ``auto`` below ``AUTO_ANN_MIN`` records) use an
+  ``ExactIndex`` rebuilt from the catalog when the sequence moved (cheap at that size);
+* ANN collections use a ``LiveIndex``: the cached one replays newer changes; with
+  nothing cached, the index file ``<store>/indexes/c<id>.faiss`` is loaded and
+  replays the changes after the sequence it covers; a missing, damaged or
+  out-of-date file (other family or knobs) is rebuilt from the catalog, with
+  progress reported, and saved.
+
+Index files are derived data: saving one can fail (full disk, read-only folder)
+without failing the query, and a damaged one is rebuilt. After enough replayed
+changes the index is saved again so the next process starts close to the head.
+``compact`` rebuilds from the catalog, dropping tombstones; writers call
+``maybe_compact`` after each write, which compacts once tombstones exceed
+``COMPACT_RATIO`` of the saved index.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from heron.errors import StoreError
+from heron.store import catalog, records
+from heron.store.ann import AnnConfig, build_index, read_sidecar, remove_files
+from heron.store.catalog import CollectionRow
+from heron.store.index import ExactIndex
+from heron.store.index_spec import IndexSpec
+from heron.store.live import LiveIndex
+
+log = logging.getLogger(__name__)
+
+#: ``progress(label, done, total)``: how index builds report progress (the CLI draws a bar)
+Progress = Callable[[str, int, int], None]
+Index = ExactIndex | LiveIndex
+
+#: tombstones / indexed vectors at which a write triggers compaction
+COMPACT_RATIO = 0.2
+#: replayed records after which an index is saved again (or this share of its size)
+SAVE_AFTER = 1_000
+SAVE_AFTER_RATIO = 0.05
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What ``Collection.compact`` did."""
+
+    kind: str
+    vectors: int
+    purged: int
+    seconds: float
+
+
+@dataclass
+class _Entry:
+    spec: IndexSpec
+    index: Index
+    seq: int
+
+
+class Indexer:
+    """Per-store cache of collection indexes, their files and their compaction."""
+
+    def __init__(self, folder: Path, progress: Progress | None = None) -> None:
+        self.folder = folder / "indexes"
+        self.progress = progress
+        self._entries: dict[int, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def path(self, collection_id: int) -> Path:
+        return self.folder / f"c{collection_id}.faiss"
+
+    # ------------------------------------------------------------ queries
+
+    def index(self, conn: sqlite3.Connection, row: CollectionRow) -> Index:
+        """The collection's index at ``row.last_seq`` (``conn`` is in a read snapshot)."""
+        spec = load_spec(conn, row.id)
+        with self._lock:
+            entry = self._entries.get(row.id)
+        if entry is not None and entry.spec == spec:
+            if entry.seq == row.last_seq:
+                return entry.index
+            if isinstance(entry.index, LiveIndex):
+                self._catch_up(conn, row, entry.index)
+                entry.seq = row.last_seq
+                return entry.index
+        config = spec.resolve(row.metric, records.count_records(conn, row.id))
+        index: Index = (
+            self._exact(conn, row) if config is None else self._open_live(conn, row, config)
+        )
+        with self._lock:
+            self._entries[row.id] = _Entry(spec, index, row.last_seq)
+        return index
+
+    def _exact(self, conn: sqlite3.Connection, row: CollectionRow) -> ExactIndex:
+        assert row.dimension is not None
+        ids, vectors = records.load_vectors(conn, row.id, row.dimension)
+        return ExactIndex(row.metric, ids, vectors, owned=True)
+
+    def _open_live(
+        self, conn: sqlite3.Connection, row: CollectionRow, config: AnnConfig
+    ) -> LiveIndex:
+        path = self.path(row.id)
+        if path.exists():
+            try:
+                live = LiveIndex.load(path, row.metric)
+            except StoreError as exc:
+                log.warning("%s; rebuilding it", exc)
+            else:
+                if live.main.config == config and live.seq <= row.last_seq:
+                    self._catch_up(conn, row, live)
+                    return live
+        return self.build(conn, row, config)
+
+    def _catch_up(self, conn: sqlite3.Connection, row: CollectionRow, live: LiveIndex) -> None:
+        """Replay changes after the index's sequence; save when enough have moved."""
+        assert row.dimension is not None
+        dimension = row.dimension
+        with live.lock:
+            if live.seq >= row.last_seq:
+                return
+            changes = records.changes_since(conn, row.id, live.seq)
+            live.replay(
+                changes,
+                lambda ids: records.vectors_by_id(conn, row.id, ids, dimension),
+                row.last_seq,
+            )
+            if live.unsaved >= max(SAVE_AFTER, SAVE_AFTER_RATIO * len(live)):
+                self._save(row, live)
+
+    # ------------------------------------------------------------ building
+
+    def build(self, conn: sqlite3.Connection, row: CollectionRow, config: AnnConfig) -> LiveIndex:
+        """A fresh index from the catalog snapshot in ``conn``, saved to its file."""
+        assert row.dimension is not None
+        ids, vectors = records.load_vectors(conn, row.id, row.dimension)
+        if ids.shape[0] == 0:
+            raise StoreError(
+                f"collection '{row.name}' is empty, so a {config.kind} index has nothing "
+                "to train on",
+                hint="add records first; queries on an empty collection return nothing",
+            )
+        label = f"building {config.kind} index for '{row.name}'"
+        report = None if self.progress is None else self._report(label)
+        main = build_index(config, vectors, ids, progress=report)
+        live = LiveIndex(row.metric, main, row.last_seq, ids)
+        self._save(row, live)
+        return live
+
+    def _report(self, label: str) -> Callable[[int, int], None]:
+        progress = self.progress
+        assert progress is not None
+        return lambda done, total: progress(label, done, total)
+
+    def _save(self, row: CollectionRow, live: LiveIndex) -> None:
+        """Save the index; a failure (e.g. a full disk) only costs a later rebuild."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            live.save(self.path(row.id))
+        except OSError as exc:
+            log.warning(
+                "could not save the index of '%s' (%s); it stays in memory and will be "
+                "rebuilt by the next process",
+                row.name,
+                exc.strerror or exc,
+            )
+
+    # ------------------------------------------------------------ maintenance
+
+    def compact(self, conn: sqlite3.Connection, row: CollectionRow) -> CompactReport:
+        """Rebuild the collection's index from the catalog, purging every tombstone."""
+        started = time.perf_counter()
+        spec = load_spec(conn, row.id)
+        count = records.count_records(conn, row.id)
+        config = spec.resolve(row.metric, count)
+        with self._lock:
+            entry = self._entries.get(row.id)
+        purged = self._garbage(conn, row, entry)
+        if config is None or count == 0:
+            self.forget(row.id, files=True)
+            return CompactReport("flat", count, purged, time.perf_counter() - started)
+        live = self.build(conn, row, config)
+        with self._lock:
+            self._entries[row.id] = _Entry(spec, live, row.last_seq)
+        return CompactReport(config.kind, len(live), purged, time.perf_counter() - started)
+
+    def _garbage(self, conn: sqlite3.Connection, row: CollectionRow, entry: _Entry | None) -> int:
+        if entry is not None and isinstance(entry.index, LiveIndex):
+            self._catch_up(conn, row, entry.index)
+            return entry.index.garbage
+        covered = saved_state(self.path(row.id))
+        return 0 if covered is None else records.dead_since(conn, row.id, covered[0])
+
+    def needs_compaction(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
+        """Whether tombstones exceed ``COMPACT_RATIO`` of the saved index (cheap check)."""
+        with self._lock:
+            entry = self._entries.get(row.id)
+        if entry is not None and isinstance(entry.index, LiveIndex):
+            live = entry.index
+            if live.seq == row.last_seq:
+                return live.garbage_ratio >= COMPACT_RATIO
+        covered = saved_state(self.path(row.id))
+        if covered is None:
+            return False
+        seq, ntotal = covered
+        return records.dead_since(conn, row.id, seq) >= COMPACT_RATIO * max(1, ntotal)
+
+    def forget(self, collection_id: int, *, files: bool = False) -> None:
+        """Drop the cached index (and with ``files``, its index files)."""
+        with self._lock:
+            self._entries.pop(collection_id, None)
+        if files:
+            remove_files(self.path(collection_id))
+
+    def cached_seq(self, collection_id: int) -> int | None:
+        """The sequence the cached index reflects (None if nothing cached); for tests."""
+        with self._lock:
+            entry = self._entries.get(collection_id)
+            return None if entry is None else entry.seq
+
+    def cached(self, collection_id: int) -> Index | None:
+        with self._lock:
+            entry = self._entries.get(collection_id)
+            return None if entry is None else entry.index
+
+
+def load_spec(conn: sqlite3.Connection, collection_id: int) -> IndexSpec:
+    stored = catalog.index_spec_json(conn, collection_id)
+    return IndexSpec() if stored is None else IndexSpec.model_validate_json(stored)
+
+
+def saved_state(path: Path) -> tuple[int, int] | None:
+    """(covers_seq, ntotal) of a saved index, or ``None`` if there is no readable one."""
+    try:
+        meta = read_sidecar(path)
+    except StoreError:
+        return None
+    return int(meta["covers_seq"]), int(meta.get("ntotal", 0))
