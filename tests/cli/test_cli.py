@@ -228,3 +228,25 @@ def test_usage_errors_are_short_messages_not_tracebacks(heron, args) -> None:  #
 def test_help_exits_zero(heron) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = heron("ask", "--help")
     assert code == 0 and "--collection" in out
+
+
+def test_index_compact_and_explain_commands(heron, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest(heron, docs)
+    code, out, err = heron("collections", "index", "kb", "--type", "hnsw", "--m", "16")
+    assert code == 0, err
+    assert "hnsw (m=16" in out and "built: hnsw" in out
+    code, out, _ = heron("collections", "info", "kb", "--json")
+    assert json.loads(out)["index"].startswith("hnsw (m=16")
+    code, out, _ = heron("search", "shell", "-c", "kb", "--explain", "--json", "--ef-search", "99")
+    plan = json.loads(out)
+    assert code == 0 and plan["strategy"] == "ann" and plan["ef_search"] == 99
+    code, out, _ = heron(
+        "search", "shell", "-c", "kb", "--explain", "--where", '{"source": "nowhere"}'
+    )
+    assert code == 0 and "empty" in out
+    code, out, _ = heron("collections", "compact", "kb", "--json")
+    assert code == 0 and json.loads(out)["kind"] == "hnsw"
+    code, out, err = heron("collections", "index", "kb", "--type", "annoy")
+    assert code == 2 and "kinds: auto, flat" in err and "Traceback" not in err
+    code, out, err = heron("collections", "index", "kb", "--type", "ivf_pq", "--pq-m", "7")
+    assert code == 2 and "divide" in err

@@ -6,7 +6,9 @@ Around each call it appends ``begin N`` / ``ack N`` to a log and fsyncs it, so
 "acknowledged" means the call returned. The parent SIGKILLs it at a seeded random
 moment, reopens the store and checks that its contents equal the plan applied up
 to the last acknowledged op, or up to the one in-flight op (whole, never in part);
-then searches and ``PRAGMA integrity_check`` must work. The next round continues
+then searches and ``PRAGMA integrity_check`` must work. The collection uses an HNSW
+index that the child queries every 20 ops, so kills also land while index files are
+built, replayed, saved or compacted. The next round continues
 the same store from where the data says the plan got to.
 
 Kill moments are wall-clock delays, so which op is in flight differs between
@@ -52,7 +54,9 @@ WRITER = textwrap.dedent(
         os.fsync(log)
 
     store = open_store(store_path)
-    col = store.get_or_create_collection("durable", embedder="hash:32")
+    col = store.get_or_create_collection(
+        "durable", embedder="hash:32", index={"kind": "hnsw", "m": 8}
+    )
     note("ready")
     for number in range(int(start), len(ops)):
         op = ops[number]
@@ -63,6 +67,8 @@ WRITER = textwrap.dedent(
             write = col.add if op["kind"] == "add" else col.upsert
             write(op["ids"], documents=op["documents"], metadatas=op["metadatas"])
         note(f"ack {number}")
+        if number % 20 == 0:  # build, replay, save and compact index files as kills land
+            col.query(texts=["probe"], k=3)
     note("done")
     time.sleep(600)  # out of plan: idle until killed, so every round ends the same way
     """
@@ -266,3 +272,4 @@ def test_acknowledged_writes_survive_repeated_sigkill(tmp_path: Path) -> None:
         applied, state = check_acknowledged(store_path, plan, acked_count, acked, begun)
         check_searches(store_path, state)
     assert applied > ROUNDS, f"only {applied} ops in {ROUNDS} rounds: the kills came too early"
+    assert list((store_path / "indexes").glob("*.faiss")), "the writer never saved an index"

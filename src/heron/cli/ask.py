@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 import typer
 
+from heron.chains.rag_chains import ChainAsker
+from heron.chains.tracing import RunTraces
 from heron.cli.common import CliState, parse_where, print_json, state
 from heron.errors import InputError
-from heron.rag.answer import AskEvent
+from heron.rag.answer import Asker, AskEvent
 from heron.rag.app import AppConfig, build_asker
 from heron.rag.retrieve import Retriever
 from heron.rag.traces import TraceSink
@@ -32,12 +34,33 @@ def search_command(
     hybrid: bool = typer.Option(True, "--hybrid/--dense", help="fuse BM25 keywords with vectors"),
     embedder: str | None = typer.Option(None, "--embedder", help="query embedder spec"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list of hits"),
+    explain: bool = typer.Option(
+        False, "--explain", help="show how the vector search runs (strategy, estimates)"
+    ),
+    ef_search: int | None = typer.Option(None, "--ef-search", min=1, help="with --explain"),
+    nprobe: int | None = typer.Option(None, "--nprobe", min=1, help="with --explain"),
 ) -> None:
     """Search a collection; prints the best passages with scores."""
     st = state(ctx)
     _require_text(query, "query")
     col = st.store().get_collection(collection or st.settings.collection)
     query_embedder = st.registry.embedder(embedder) if embedder else None
+    if explain:
+        vector = (query_embedder or col.embedder).embed(query)
+        found = col.explain(
+            embeddings=[vector],
+            k=k or st.settings.k,
+            where=parse_where(where),
+            ef_search=ef_search,
+            nprobe=nprobe,
+        )
+        if as_json:
+            print_json(found.as_dict())
+            return
+        for key, value in found.as_dict().items():
+            if value is not None:
+                st.console.print(f"[bold]{key}[/bold]: {value}")
+        return
     retriever = Retriever(col, k=k or st.settings.k, hybrid=hybrid, embedder=query_embedder)
     hits = retriever.retrieve(query, parse_where(where)).hits
     if as_json:
@@ -74,6 +97,11 @@ def ask_command(
         None, "--threshold", help="abstain below this retrieval score"
     ),
     as_json: bool = typer.Option(False, "--json", help="print the answer as one JSON object"),
+    chain_type: str = typer.Option(
+        "stuff",
+        "--chain-type",
+        help="stuff (all passages in one prompt), map_reduce, refine or map_rerank",
+    ),
 ) -> None:
     """Answer a question from a collection, citing the passages used."""
     st = state(ctx)
@@ -89,12 +117,29 @@ def ask_command(
         generation_timeout_s=st.settings.generation_timeout_s,
     )
     asker = build_asker(config, st.store(), st.registry, TraceSink(st.settings.home))
+    if chain_type != "stuff":
+        _ask_with_chain(st, asker, question, where, chain_type, as_json)
+        return
     events = asker.stream(question, parse_where(where))
     if as_json:
         answer = next(e.answer for e in events if e.answer is not None)
         print_json(answer.to_dict())
         return
     print_stream(st, events)
+
+
+def _ask_with_chain(
+    st: CliState, asker: Asker, question: str, where: str | None, chain_type: str, as_json: bool
+) -> None:
+    """The map_reduce / refine / map_rerank chain types (heron.chains.rag_chains)."""
+    chained = ChainAsker(asker, chain_type, RunTraces(st.settings.home))
+    answer = chained.ask(question, parse_where(where))
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    if not answer.abstained:
+        st.console.print(answer.text, markup=False)
+    _print_footer(st, answer)
 
 
 def print_stream(st: CliState, events: Iterable[AskEvent]) -> None:

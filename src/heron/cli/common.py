@@ -18,6 +18,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -52,7 +53,10 @@ class CliState:
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(
-                self.settings.home, registry=self.registry, timeout_s=self.settings.lock_timeout_s
+                self.settings.home,
+                registry=self.registry,
+                timeout_s=self.settings.lock_timeout_s,
+                progress=BuildBars(self),
             )
         return self._store
 
@@ -72,6 +76,26 @@ class CliState:
             console=self.err,
             transient=False,
         )
+
+
+class BuildBars:
+    """The store's index-build progress hook: one rich bar per build, on stderr."""
+
+    def __init__(self, st: CliState) -> None:
+        self._st = st
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = self._st.progress()
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total)
+        assert self._task is not None
+        self._bar.update(self._task, completed=done)
+        if done >= total:
+            self._bar.stop()
+            self._bar = self._task = None
 
 
 def state(ctx: typer.Context) -> CliState:

@@ -460,6 +460,7 @@ def remove_files(path: str | os.PathLike[str]) -> None:
     target = Path(path)
     for file in (target, _sidecar_path(target), _vectors_path(target), _state_path(target)):
         file.unlink(missing_ok=True)
+    target.with_name(target.stem + ".lock").unlink(missing_ok=True)
 
 
 def _best(

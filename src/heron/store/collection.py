@@ -348,6 +348,7 @@ class Collection:
         with self._store.catalog.write() as conn:
             row = self._live_row(conn)
             count = records.count_records(conn, row.id)
+            parsed.check(row.dimension)
             config = parsed.resolve(row.metric, count)
             if config is not None and row.dimension is not None:
                 check_trainable(config, count, row.dimension)

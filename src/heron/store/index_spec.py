@@ -88,6 +88,14 @@ class IndexSpec(BaseModel):
             return None
         return AnnConfig.parse(kind=kind, metric=metric, **self.model_dump(exclude={"kind"}))
 
+    def check(self, dimension: int | None) -> None:
+        """``ConfigError`` for settings that can never fit vectors of ``dimension``."""
+        if self.kind == "ivf_pq" and dimension and self.pq_m and dimension % self.pq_m:
+            raise ConfigError(
+                f"pq_m={self.pq_m} does not divide the dimension {dimension}",
+                hint=f"pick a divisor of {dimension} (or leave pq_m unset)",
+            )
+
     def min_training(self) -> int:
         """Vectors an IVF family needs before it can be trained (1 for the others)."""
         if self.kind not in ("ivf_flat", "ivf_pq"):

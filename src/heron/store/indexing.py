@@ -21,11 +21,14 @@ changes the index is saved again so the next process starts close to the head.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +115,8 @@ class Indexer:
         path = self.path(row.id)
         if path.exists():
             try:
-                live = LiveIndex.load(path, row.metric)
+                with self._files(row.id, exclusive=False):
+                    live = LiveIndex.load(path, row.metric)
             except StoreError as exc:
                 log.warning("%s; rebuilding it", exc)
             else:
@@ -165,7 +169,8 @@ class Indexer:
         """Save the index; a failure (e.g. a full disk) only costs a later rebuild."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            live.save(self.path(row.id))
+            with self._files(row.id, exclusive=True):
+                live.save(self.path(row.id))
         except OSError as exc:
             log.warning(
                 "could not save the index of '%s' (%s); it stays in memory and will be "
@@ -218,8 +223,21 @@ class Indexer:
         """Drop the cached index (and with ``files``, its index files)."""
         with self._lock:
             self._entries.pop(collection_id, None)
-        if files:
-            remove_files(self.path(collection_id))
+        if files and self.folder.is_dir():
+            with self._files(collection_id, exclusive=True):
+                remove_files(self.path(collection_id))
+
+    @contextmanager
+    def _files(self, collection_id: int, *, exclusive: bool) -> Iterator[None]:
+        """Hold ``c<id>.lock``: one process writes a collection's index files while
+        none reads them, so a reader never pairs a new index with an old sidecar."""
+        path = self.folder / f"c{collection_id}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def cached_seq(self, collection_id: int) -> int | None:
         """The sequence the cached index reflects (None if nothing cached); for tests."""
