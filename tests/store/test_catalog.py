@@ -72,6 +72,40 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         open_store(tmp_path)
 
 
+def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store:
+        store.create_collection("old", embedder="hash:8").add(["a"], documents=["kept"])
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        conn.execute("DROP TABLE collection_index")
+        conn.execute("UPDATE heron_meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    with open_store(tmp_path) as store:
+        col = store.get_collection("old")
+        assert col.get().documents == ["kept"] and col.info().index.startswith("auto")
+        col.set_index("hnsw")
+    with sqlite3.connect(tmp_path / DB_NAME) as conn:
+        version = conn.execute("SELECT value FROM heron_meta WHERE key = 'schema_version'")
+        assert version.fetchone()[0] == str(SCHEMA_VERSION)
+    conn.close()
+
+
+def test_a_full_disk_fails_the_write_cleanly(tmp_path: Path) -> None:
+    """SQLITE_FULL (simulated by capping the file's pages) rolls the batch back whole."""
+    with open_store(tmp_path) as store:
+        col = store.create_collection("c", embedder="hash:8")
+        col.add(["a"], documents=["before the disk filled up"])
+        conn = store.catalog.conn
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreError, match="disk holding .* is full") as err:
+            col.add([f"x{i}" for i in range(500)], documents=["filler text " * 50] * 500)
+        assert err.value.hint and "free some space" in err.value.hint
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        assert col.count() == 1 and col.get().ids == ["a"]
+        col.add(["b"], documents=["after space was freed"])
+        assert col.count() == 2
+
+
 def test_bad_open_arguments(tmp_path: Path) -> None:
     from heron.errors import InputError
 

@@ -295,6 +295,12 @@ class Catalog:
                 hint="retry when the other write finishes, or raise the lock timeout "
                 "(timeout_s / HERON_LOCK_TIMEOUT_S)",
             )
+        if "full" in text:
+            return StoreError(
+                f"the disk holding {self.path} is full; the write was rolled back "
+                "(nothing of it was stored, earlier writes are intact)",
+                hint="free some space (or move the store with --home), then retry",
+            )
         return StoreError(
             f"SQLite error in {self.path}: {text}",
             hint="if the file is not a Heron store, move it away or choose another folder",

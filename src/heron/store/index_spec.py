@@ -5,14 +5,14 @@ collection holds fewer than ``AUTO_ANN_MIN`` records and switches to HNSW at tha
 size. ``"flat"`` is always exact. ``"hnsw"``, ``"ivf_flat"`` and ``"ivf_pq"`` are
 FAISS families (``ann.py``) with their knobs.
 
-Why 50,000: measured on the 2-core dev box (384-d clustered data, cosine, one
-query at a time, ``bench/vectors.py``-style data): exact numpy search costs
-0.2 ms at 10k vectors, 0.5 ms at 25k, 1.1 ms at 50k and 2.5 ms at 100k, growing
-linearly, while HNSW (M 32, efC 200, ef 64) answers in 0.08-0.15 ms at recall@10
-0.99-1.0 but costs ~0.3 ms per vector to build (15 s at 50k) and returns
-approximate results. Below 50k an exact query stays near a millisecond, so the
-build time and the loss of exactness buy nothing a user notices; above it,
-exact latency keeps growing while HNSW's stays flat.
+Why 50,000: exact search on the 2-core dev box (384-d, one query; figures in
+``index.py``) costs 0.12 ms at 10k vectors, 0.58 ms at 30k and 2.7 ms at 100k,
+linear in n. HNSW (M 32, efC 200, ef 64; ``bench/index_threshold.py``,
+machine shared with other jobs) answered in 0.16-0.29 ms at recall@10 0.98-1.0
+from 10k to 50k vectors but cost 240-410 us per vector to build (20 s at 50k).
+Below 50k an exact query stays near a millisecond, so the build time and the
+loss of exactness buy nothing a user notices; above it, exact latency keeps
+growing while HNSW's stays flat.
 """
 
 from __future__ import annotations
