@@ -78,6 +78,8 @@ def test_reopen_replays_changes_made_after_the_file(home: Path) -> None:
     calls = Calls()
     with _open(home, calls) as store:
         assert _top(store, _vectors(1, seed=9)[0], 1) == ["new"]
+        ids_only = store.get_collection("v").query(embeddings=_vectors(1, seed=9), include=[])
+        assert ids_only[0][0].id == "new" and "3" not in {h.id for h in ids_only[0]}
         assert "3" not in _top(store, _vectors(600)[3], 50)
         assert _top(store, _vectors(1, seed=10)[0], 1) == ["4"]
         live = store.indexer.cached(1)

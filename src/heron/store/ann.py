@@ -304,9 +304,8 @@ class AnnIndex:
         raw, labels = self._index.search(prepared, fetch, params=params)
         if self._store is not None and depth > 0:
             scores = self._store.rescore(self.config.metric, prepared, labels)
-        else:
-            scores = self._to_scores(raw, labels)
-        return _best(scores, labels, k)
+            return _best(scores, labels, k)
+        return self._to_scores(raw, labels)[:, :k], labels[:, :k]  # FAISS sorts them already
 
     def _rerank_depth(self, rerank: int | None) -> int:
         """Candidates to re-score: the config's unless overridden; needs stored vectors."""

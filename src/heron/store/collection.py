@@ -26,6 +26,7 @@ from heron.store.index import Neighbours, distance_from_score
 from heron.store.index_spec import IndexSpec
 from heron.store.indexing import CompactReport, Index, load_spec
 from heron.store.keyword import fts_match
+from heron.store.live import LiveIndex
 from heron.store.planner import QueryPlan, execute, plan
 from heron.store.results import CollectionInfo, GetResult, Metric
 from heron.store.validation import (
@@ -381,7 +382,13 @@ class Collection:
         found: Neighbours,
         fields: frozenset[str],
     ) -> list[list[Hit]]:
+        index = self._store.indexer.cached(row.id)
+        if not fields & {"documents", "metadatas"} and isinstance(index, LiveIndex):
+            return _id_hits(row, found, index.names, "distances" in fields)
         wanted = np.unique(found.ids[found.ids >= 0]).tolist()
+        if not fields & {"documents", "metadatas"}:
+            names = records.external_ids(conn, row.id, wanted)
+            return _id_hits(row, found, names, "distances" in fields)
         stored = {r.record_id: r for r in records.fetch_records(conn, row.id, record_ids=wanted)}
         return [
             [
@@ -487,6 +494,24 @@ class Collection:
 
     def _compile(self, node: Any, row: catalog.CollectionRow) -> SqlFragment | None:
         return None if node is None else compile_filter(node, row.id)
+
+
+def _id_hits(
+    row: catalog.CollectionRow, found: Neighbours, names: Mapping[int, str], distances: bool
+) -> list[list[Hit]]:
+    """Hits with ids and scores only (no documents or metadata to read)."""
+    return [
+        [
+            Hit(
+                id=names[rid],
+                score=score,
+                distance=distance_from_score(row.metric, score) if distances else None,
+            )
+            for rid, score in zip(ids.tolist(), scores.tolist(), strict=True)
+            if rid in names
+        ]
+        for ids, scores in zip(found.ids, found.scores, strict=True)
+    ]
 
 
 def _knobs(ef_search: int | None, nprobe: int | None) -> dict[str, int | None]:

@@ -121,6 +121,7 @@ class Indexer:
                 log.warning("%s; rebuilding it", exc)
             else:
                 if live.main.config == config and live.seq <= row.last_seq:
+                    live.names = records.all_external_ids(conn, row.id)
                     self._catch_up(conn, row, live)
                     return live
         return self.build(conn, row, config)
@@ -133,11 +134,12 @@ class Indexer:
             if live.seq >= row.last_seq:
                 return
             changes = records.changes_since(conn, row.id, live.seq)
-            live.replay(
+            touched = live.replay(
                 changes,
                 lambda ids: records.vectors_by_id(conn, row.id, ids, dimension),
                 row.last_seq,
             )
+            live.rename(touched, records.external_ids(conn, row.id, touched.tolist()))
             if live.unsaved >= max(SAVE_AFTER, SAVE_AFTER_RATIO * len(live)):
                 self._save(row, live)
 
@@ -157,6 +159,7 @@ class Indexer:
         report = None if self.progress is None else self._report(label)
         main = build_index(config, vectors, ids, progress=report)
         live = LiveIndex(row.metric, main, row.last_seq, ids)
+        live.names = records.all_external_ids(conn, row.id)
         self._save(row, live)
         return live
 

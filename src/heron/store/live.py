@@ -58,6 +58,8 @@ class LiveIndex:
         self._delta_vectors: Matrix = np.empty((0, main.dim), np.float32)
         self._delta: ExactIndex | None = None
         self.lock = threading.Lock()
+        #: record id -> external id of every live record, so a query needs no SQL for ids
+        self.names: dict[int, str] = {}
 
     # ------------------------------------------------------------ state
 
@@ -84,15 +86,25 @@ class LiveIndex:
 
     # ------------------------------------------------------------ replay
 
-    def replay(self, changes: Sequence[tuple[int, str]], fetch: VectorFetch, seq: int) -> int:
-        """Apply changes (record id, op) up to ``seq``; returns how many records moved."""
+    def replay(
+        self, changes: Sequence[tuple[int, str]], fetch: VectorFetch, seq: int
+    ) -> IdArray:
+        """Apply changes (record id, op) up to ``seq``; returns the records that moved."""
         touched = _sorted_unique([rid for rid, op in changes if op != "update_meta"])
         if touched.shape[0]:
             ids, vectors = fetch(touched)
             self._apply(touched, ids, vectors)
         self.seq = seq
         self.unsaved += int(touched.shape[0])
-        return int(touched.shape[0])
+        return touched
+
+    def rename(self, touched: IdArray, names: dict[int, str]) -> None:
+        """Keep ``names`` (record id -> external id) current after a replay."""
+        for rid in touched.tolist():
+            if rid in names:
+                self.names[rid] = names[rid]
+            else:
+                self.names.pop(rid, None)
 
     def _apply(self, touched: IdArray, ids: IdArray, vectors: Matrix) -> None:
         in_main = np.isin(touched, self._labels, assume_unique=True)

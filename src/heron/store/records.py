@@ -286,6 +286,23 @@ def _record(values: tuple[Any, ...], with_vector: bool) -> StoredRecord:
     return StoredRecord(values[0], values[1], values[2], json.loads(values[3]), vector)
 
 
+def external_ids(conn: sqlite3.Connection, cid: int, record_ids: Sequence[int]) -> dict[int, str]:
+    """record id -> external id for those of ``record_ids`` that exist."""
+    rows = conn.execute(
+        # +collection_id: look the ids up by primary key, not scan the collection
+        "SELECT id, external_id FROM records WHERE +collection_id = ? "
+        "AND id IN (SELECT value FROM json_each(?))",
+        (cid, _json_list(record_ids)),
+    )
+    return {rid: ext for rid, ext in rows}
+
+
+def all_external_ids(conn: sqlite3.Connection, cid: int) -> dict[int, str]:
+    """record id -> external id for a whole collection."""
+    rows = conn.execute("SELECT id, external_id FROM records WHERE collection_id = ?", (cid,))
+    return {rid: ext for rid, ext in rows}
+
+
 def fetch_records(
     conn: sqlite3.Connection,
     cid: int,
