@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from heron.cli import ask, collections, demo, evaluate, ingest, models
+from heron.cli import agent, ask, chain, collections, demo, evaluate, ingest, models, trace
 from heron.cli.common import CliState
 from heron.config import load_settings
 from heron.errors import HeronError
@@ -46,6 +46,9 @@ app.command("demo")(demo.demo_command)
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(chain.app, name="chain")
+app.command("agent")(agent.agent_command)
+app.add_typer(trace.app, name="trace")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,12 @@ def hash_embedder_from_spec(spec: Any, **_: Any) -> HashEmbedder:
 
 
 class ScriptedLLM(LLM):
-    """Answers from a script: a list of replies, or a function of the prompt text."""
+    """Answers from a script: a list of replies, or a function of the prompt text.
+
+    ``accepts_grammar=True`` makes it look like a llama.cpp backend to code that
+    constrains output (``heron.chains``): it then takes ``grammar=`` and records
+    each grammar in ``grammars`` (it does not enforce them; the script decides).
+    """
 
     can_stream = True
 
@@ -78,19 +83,31 @@ class ScriptedLLM(LLM):
         self,
         replies: Sequence[str] | Callable[[str], str] = ("ok",),
         context_window: int = 2048,
+        accepts_grammar: bool = False,
     ) -> None:
         self._replies = replies
         self._next = 0
         self.prompts: list[str] = []
+        self.grammars: list[str | None] = []
+        self.accepts_grammar = accepts_grammar
         self.context_window = context_window
         self.spec = "scripted:"
 
     def _prompt_text(self, prompt: Prompt) -> str:
         return "\n".join(f"{m.role}: {m.content}" for m in as_messages(prompt))
 
-    def generate(self, prompt: Prompt, options: GenerateOptions | None = None) -> Completion:
+    def generate(
+        self,
+        prompt: Prompt,
+        options: GenerateOptions | None = None,
+        *,
+        grammar: str | None = None,
+    ) -> Completion:
+        if grammar is not None and not self.accepts_grammar:
+            raise TypeError("this ScriptedLLM was made with accepts_grammar=False")
         text = self._prompt_text(prompt)
         self.prompts.append(text)
+        self.grammars.append(grammar)
         if callable(self._replies):
             reply = self._replies(text)
         else:
