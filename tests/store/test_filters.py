@@ -245,3 +245,15 @@ def test_filters_compile_to_indexed_lookups(tmp_path: Path) -> None:
                 fragment.params,
             ).fetchall()
             assert any(index in str(step) for step in plan), plan
+
+
+def test_deeply_nested_filters_are_refused_not_recursed() -> None:
+    where: dict[str, object] = {"a": 1}
+    for _ in range(500):
+        where = {"$and": [where]}
+    with pytest.raises(FilterError, match="nested more than 32 levels"):
+        parse_filter(where)
+    shallow: dict[str, object] = {"a": 1}
+    for _ in range(20):
+        shallow = {"$or": [shallow, {"b": 2}]}
+    assert parse_filter(shallow) is not None

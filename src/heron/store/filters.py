@@ -117,7 +117,13 @@ def _parse_entry(key: object, value: object, path: str) -> Node:
     return _condition(key, "$eq", value, f"{path}.{key}")
 
 
+#: how deep $and/$or may nest (deeper filters are refused, not parsed recursively)
+MAX_DEPTH = 32
+
+
 def _parse_logical(op: str, value: object, path: str) -> Node:
+    if path.count("[") >= MAX_DEPTH:
+        raise _error(path[:80] + "...", f"filter nested more than {MAX_DEPTH} levels deep")
     if not isinstance(value, list | tuple) or not value:
         raise _error(path, f"{op} needs a non-empty list of filters, got {value!r}")
     children = [_parse_dict(child, f"{path}[{i}]") for i, child in enumerate(value)]
