@@ -14,10 +14,10 @@ model's own tokenizer) is full; the last one that does not fit is cut.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from heron.prompts.neutralise import defang_markers
 from heron.types import Hit, Message
 
 SYSTEM_PROMPT = (
@@ -37,17 +37,8 @@ ECHO_FRAGMENTS = ("reply exactly: I don't have", "Text between the ### markers",
 #: Generation stops if a model starts writing a delimiter: it is echoing the prompt.
 DELIMITER_STOPS = (PASSAGES_START, PASSAGES_END)
 
-_MARKER_LOOKALIKE = re.compile(r"#(?:\s*#){2,}")
-
-
-def neutralise(text: str) -> str:
-    """Make delimiter look-alikes inert.
-
-    Runs of three or more ``#`` become ``##``, and ``<|`` (how chat templates spell
-    special tokens such as ``<|im_end|>``) becomes ``< |``, so data can neither close
-    our markers nor end the chat turn it sits in.
-    """
-    return _MARKER_LOOKALIKE.sub("##", text).replace("<|", "< |")
+#: Runs of ``###`` become ``##`` and ``<|`` becomes ``< |`` (shared with heron.prompts).
+neutralise = defang_markers
 
 
 def passage_label(hit: Hit) -> str:
