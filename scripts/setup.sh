@@ -26,3 +26,15 @@ if ! wait "$build"; then
   exit 1
 fi
 "${pip[@]}" -e '.[all,dev]'
+
+# Debian's Chromium + ChromeDriver for the web page's browser test (tests/server/test_web.py,
+# which skips without them). Best effort: needs root and Debian's package mirror.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }) ||
+      echo "warning: could not install chromium; the browser test will be skipped" >&2
+  else
+    echo "note: install chromium and chromium-driver to run the browser test" >&2
+  fi
+fi

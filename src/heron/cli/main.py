@@ -12,7 +12,21 @@ from pathlib import Path
 
 import typer
 
-from heron.cli import agent, ask, chain, collections, demo, evaluate, ingest, models, trace
+from heron.cli import (
+    agent,
+    ask,
+    chain,
+    collections,
+    demo,
+    evaluate,
+    feedback,
+    ingest,
+    keys,
+    models,
+    serve,
+    task,
+    trace,
+)
 from heron.cli.common import CliState
 from heron.config import load_settings
 from heron.errors import HeronError
@@ -46,9 +60,13 @@ app.command("demo")(demo.demo_command)
 app.add_typer(collections.app, name="collections")
 app.add_typer(models.app, name="models")
 app.add_typer(evaluate.app, name="eval")
+app.command("task")(task.task_command)
 app.add_typer(chain.app, name="chain")
 app.command("agent")(agent.agent_command)
 app.add_typer(trace.app, name="trace")
+app.command("serve")(serve.serve_command)
+app.add_typer(keys.app, name="keys")
+app.add_typer(feedback.app, name="feedback")
 
 
 def main(argv: list[str] | None = None) -> int:

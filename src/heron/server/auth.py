@@ -1,0 +1,61 @@
+"""Who may call what: API keys checked per route, by scope.
+
+Rules: writes need a ``write`` key (deleting a collection and reading feedback
+need ``admin``); reads need any valid key when the server is bound to a
+non-loopback address (or ``require_keys`` is set), and none on loopback. A key
+that is sent is always checked: a wrong one is a 401 even where none is needed.
+Keys come as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
+``X-API-Key: KEY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from heron.server.errors import Forbidden, Unauthorized
+from heron.server.keys import Scope, allows
+from heron.server.state import StateDep
+
+_bearer = HTTPBearer(auto_error=False, description="an API key from `heron keys create`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+_CREATE = (
+    "create one with `heron keys create --scope {scope}` and send it as 'Authorization: Bearer KEY'"
+)
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[None]]:
+    """A route dependency that enforces ``scope``."""
+
+    async def check(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        header: Annotated[str | None, Depends(_header)],
+        state: StateDep,
+    ) -> None:
+        key = bearer.credentials if bearer is not None else header
+        needed = scope != "read" or state.server.keys_for_everything
+        if key is None:
+            if needed:
+                raise Unauthorized(
+                    f"this endpoint needs an API key with scope '{scope}'",
+                    hint=_CREATE.format(scope=scope),
+                )
+            return
+        granted = state.keys.verify(key)
+        if granted is None:
+            raise Unauthorized(
+                "the API key is not valid (unknown or revoked)", hint=_CREATE.format(scope=scope)
+            )
+        if not allows(granted, scope):
+            raise Forbidden(
+                f"this endpoint needs scope '{scope}'; the key has '{granted}'",
+                hint=_CREATE.format(scope=scope),
+            )
+        request.state.scope = granted
+
+    return check

@@ -1,0 +1,1 @@
+"""One router per capability; ``create_app`` includes them all."""

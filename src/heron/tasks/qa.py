@@ -1,0 +1,112 @@
+"""``answer`` (a question over a given passage) and ``extract`` (fields as JSON).
+
+``answer`` runs an ``hf:`` extractive QA model (the best span, with its character
+offsets and probability) or any LLM through a prompt. ``extract`` asks an LLM for
+a JSON object; llama.cpp decodes under the JSON schema, other backends are
+validated and retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from heron.errors import InputError
+from heron.models.registry import ModelRegistry
+from heron.tasks.common import OptionsArg, one_or_many, options_of, task_models
+from heron.tasks.engines import fit_prompt
+from heron.tasks.inputs import Texts, as_batch, check_schema, schema_from_fields
+from heron.tasks.prompting import TaskPrompt, answer_prompt, extract_prompt
+from heron.tasks.results import Extraction, TaskAnswer
+from heron.tasks.structured import JSON_TOKENS, generate_json
+from heron.tasks.targets import DEFAULT_LLM, TaskModels
+
+ANSWER_TOKENS = 48
+_PROMPT_KINDS = ("llm", "seq2seq", "causal")
+
+
+def answer(
+    passages: Texts,
+    question: str | Sequence[str],
+    *,
+    model: str | None = None,
+    options: OptionsArg = None,
+    registry: ModelRegistry | None = None,
+    models: TaskModels | None = None,
+) -> TaskAnswer | list[TaskAnswer]:
+    """Answer ``question`` over each passage (one question for all, or one per passage)."""
+    batch, single = as_batch(passages, "passage")
+    questions = [question] * len(batch) if isinstance(question, str) else list(question)
+    if len(questions) != len(batch):
+        raise InputError(
+            f"{len(questions)} questions for {len(batch)} passages",
+            hint="give one question, or one per passage",
+        )
+    for i, q in enumerate(questions):
+        if not isinstance(q, str) or not q.strip():
+            raise InputError(f"question {i} is empty", hint="pass a non-empty question")
+    tm = task_models(models, registry)
+    target = tm.resolve(model or DEFAULT_LLM)
+    target.require(
+        "answer", ("qa", *_PROMPT_KINDS),
+        "use an hf: extractive question-answering model or an LLM",
+    )  # fmt: skip
+    if target.kind == "qa" and target.hf is not None:
+        spans = target.hf.answer(questions, batch, tm.batch_size)
+        results = [TaskAnswer(s.text, s.score, s.start, s.end, s.truncated) for s in spans]
+        return one_or_many(results, single)
+    assert target.engine is not None
+    opts = options_of(options)
+    engine = target.engine
+    fitted = [
+        fit_prompt(engine, partial(_answer_prompt, question=q), passage, opts.budget(ANSWER_TOKENS))
+        for passage, q in zip(batch, questions, strict=True)
+    ]
+    completions = engine.complete([p.messages for p, _ in fitted], opts, ANSWER_TOKENS)
+    out = [
+        TaskAnswer(c.text.strip(), None, None, None, cut)
+        for c, (_, cut) in zip(completions, fitted, strict=True)
+    ]
+    return one_or_many(out, single)
+
+
+def _answer_prompt(passage: str, question: str) -> TaskPrompt:
+    return answer_prompt(passage, question)
+
+
+def extract(
+    texts: Texts,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    fields: Sequence[str] | str | None = None,
+    model: str | None = None,
+    constrain: bool = True,
+    retries: int = 2,
+    options: OptionsArg = None,
+    registry: ModelRegistry | None = None,
+    models: TaskModels | None = None,
+) -> Extraction | list[Extraction]:
+    """Structured fields from each text as a dict: give a JSON ``schema`` or ``fields``."""
+    batch, single = as_batch(texts)
+    if (schema is None) == (fields is None):
+        raise InputError(
+            "extract needs either a schema or a list of fields (not both)",
+            hint='e.g. fields=["name", "city"]',
+        )
+    checked = check_schema(schema) if schema is not None else schema_from_fields(fields or [])
+    names = list(checked["properties"])
+    target = task_models(models, registry).resolve(model or DEFAULT_LLM)
+    target.require("extract", _PROMPT_KINDS, "use an instruct LLM (bundled:smollm2, gguf:…)")
+    assert target.engine is not None
+    opts = options_of(options)
+    results = []
+    for text in batch:
+        prompt, cut = fit_prompt(
+            target.engine, lambda t: extract_prompt(t, names), text, opts.budget(JSON_TOKENS)
+        )
+        parsed = generate_json(
+            target.engine, prompt.messages, checked, opts, constrain=constrain, retries=retries
+        )
+        results.append(Extraction(parsed.value, cut, parsed.attempts))
+    return one_or_many(results, single)
