@@ -30,7 +30,8 @@ from heron.config import Settings
 from heron.errors import HeronError
 from heron.models.registry import ModelRegistry
 from heron.rag.traces import TraceSink
-from heron.server.errors import Overloaded, error_body, scrub, status_of
+from heron.server.errors import error_body, scrub, status_of
+from heron.server.fastlane import SearchFastLane, error_headers
 from heron.server.feedback import FeedbackStore
 from heron.server.keys import KeyStore
 from heron.server.limits import BodyLimit, ShedLoad, WorkPool
@@ -84,6 +85,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not server.access_log:
+            quiet_access_log()
         yield
         state.close()  # uvicorn has let in-flight requests finish by now
 
@@ -97,6 +100,8 @@ def create_app(
     for module in (health, rag, collections, feedback, tasks, openai, ui):
         app.include_router(module.router)
     _add_error_handlers(app, state)
+    # innermost of the middleware: CORS (when on) wraps the fast lane's answers too
+    app.add_middleware(SearchFastLane, state=state, search=rag.search_payload)
     if server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -129,14 +134,7 @@ def _add_error_handlers(app: FastAPI, state: ServerState) -> None:
     async def heron_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HeronError)
         status, kind = status_of(exc)
-        headers: dict[str, str] = {}
-        if isinstance(exc, Overloaded):
-            headers["Retry-After"] = str(exc.retry_after_s)
-        if status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        if status == 503:
-            headers["Retry-After"] = "1"
-        return respond(str(exc), kind, status, headers)
+        return respond(str(exc), kind, status, error_headers(exc, status))
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -213,6 +211,17 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str, int]:
     where = ".".join(str(p) for p in first.get("loc", ()))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {first.get('msg', 'invalid')}{more}", "invalid_request", 422
+
+
+def quiet_access_log() -> None:
+    """Turn off uvicorn's access log (as ``uvicorn --no-access-log`` does).
+
+    Runs at startup, after uvicorn configured logging and before it accepts a
+    connection (each connection checks for handlers when it opens).
+    """
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
 
 
 def limit_blas_threads(threads: int = 1) -> None:

@@ -10,7 +10,7 @@ Keys come as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from heron.server.errors import Forbidden, Unauthorized
 from heron.server.keys import Scope, allows
-from heron.server.state import StateDep
+from heron.server.state import ServerState, StateDep
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `heron keys create`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -38,24 +38,45 @@ def require(scope: Scope) -> Callable[..., Awaitable[None]]:
         state: StateDep,
     ) -> None:
         key = bearer.credentials if bearer is not None else header
-        needed = scope != "read" or state.server.keys_for_everything
-        if key is None:
-            if needed:
-                raise Unauthorized(
-                    f"this endpoint needs an API key with scope '{scope}'",
-                    hint=_CREATE.format(scope=scope),
-                )
-            return
-        granted = state.keys.verify(key)
-        if granted is None:
-            raise Unauthorized(
-                "the API key is not valid (unknown or revoked)", hint=_CREATE.format(scope=scope)
-            )
-        if not allows(granted, scope):
-            raise Forbidden(
-                f"this endpoint needs scope '{scope}'; the key has '{granted}'",
-                hint=_CREATE.format(scope=scope),
-            )
-        request.state.scope = granted
+        granted = authorize(state, scope, key)
+        if granted is not None:
+            request.state.scope = granted
 
     return check
+
+
+def authorize(state: ServerState, scope: Scope, key: str | None) -> str | None:
+    """The scope ``key`` grants if it allows ``scope`` (None: no key, none needed).
+
+    Raises ``Unauthorized`` (missing, unknown or revoked key) or ``Forbidden``.
+    """
+    needed = scope != "read" or state.server.keys_for_everything
+    if key is None:
+        if needed:
+            raise Unauthorized(
+                f"this endpoint needs an API key with scope '{scope}'",
+                hint=_CREATE.format(scope=scope),
+            )
+        return None
+    granted = state.keys.verify(key)
+    if granted is None:
+        raise Unauthorized(
+            "the API key is not valid (unknown or revoked)", hint=_CREATE.format(scope=scope)
+        )
+    if not allows(granted, scope):
+        raise Forbidden(
+            f"this endpoint needs scope '{scope}'; the key has '{granted}'",
+            hint=_CREATE.format(scope=scope),
+        )
+    return granted
+
+
+def request_key(headers: Mapping[str, str]) -> str | None:
+    """The API key a request sends, read as the route dependencies read it."""
+    authorization = headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        credentials = credentials.strip()
+        if scheme and credentials and scheme.lower() == "bearer":
+            return credentials
+    return headers.get("x-api-key") or None

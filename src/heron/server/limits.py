@@ -5,7 +5,9 @@ A ``WorkPool`` runs blocking model/store work on its own threads: at most
 with ``Overloaded`` (HTTP 429 + ``Retry-After``) instead of piling up latency.
 A job's slot is freed when its thread finishes, not when the request gives up
 (a timed-out request gets 504 but the slot stays taken until the model stops),
-so the bound holds for the work actually running.
+so the bound holds for the work actually running. Jobs known to be very short
+(vector searches, while they average under ``INLINE_MAX_S``) may run on the
+event loop itself with ``run_inline``, under the same slots.
 
 ``BodyLimit`` is a pure ASGI middleware: a declared ``Content-Length`` over the
 cap gets 413 before any byte is read; a chunked body is counted as it arrives.
@@ -29,6 +31,9 @@ from heron.server.errors import Overloaded, error_body
 
 T = TypeVar("T")
 
+#: a short job runs on the event loop itself while short jobs average at most this
+INLINE_MAX_S = 0.002
+
 
 class WorkPool:
     """A bounded set of worker threads with a short admission queue."""
@@ -44,6 +49,9 @@ class WorkPool:
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"heron-{name}")
         #: moving average of job seconds, for Retry-After
         self._mean_s = 0.5
+        #: moving average of "short" jobs' seconds (vector searches), starting high so
+        #: the first ones (which may load an index) run on pool threads
+        self._short_mean_s = 4 * INLINE_MAX_S
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._sem is None:  # bound to the running loop on first use
@@ -78,13 +86,13 @@ class WorkPool:
             self.waiting -= 1
         self.active += 1
 
-    def start(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+    def start(self, fn: Callable[..., T], *args: Any, short: bool = False) -> Future[T]:
         """Run ``fn`` on a pool thread; call only after ``acquire``; frees the slot at the end."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
 
         def finished(_: Future[T]) -> None:
-            loop.call_soon_threadsafe(self._release, time.perf_counter() - started)
+            loop.call_soon_threadsafe(self._release, time.perf_counter() - started, short)
 
         try:
             future = self._executor.submit(fn, *args)
@@ -94,15 +102,23 @@ class WorkPool:
         future.add_done_callback(finished)
         return future
 
-    def _release(self, seconds: float) -> None:
+    def _release(self, seconds: float, short: bool = False) -> None:
         self._mean_s = 0.8 * self._mean_s + 0.2 * seconds
+        if short:
+            self._short_mean_s = 0.8 * self._short_mean_s + 0.2 * seconds
         self.active -= 1
         self._semaphore().release()
 
-    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
-        """Acquire a slot, run ``fn`` there and wait at most ``timeout_s`` for it."""
+    async def run(
+        self, fn: Callable[..., T], *args: Any, timeout_s: float, short: bool = False
+    ) -> T:
+        """Acquire a slot, run ``fn`` there and wait at most ``timeout_s`` for it.
+
+        ``short`` marks a job of the kind ``run_inline`` may take (its time feeds
+        ``short_jobs``).
+        """
         await self.acquire()
-        future = self.start(fn, *args)
+        future = self.start(fn, *args, short=short)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
         except TimeoutError as exc:
@@ -110,6 +126,27 @@ class WorkPool:
                 f"the request took longer than {timeout_s:g} s",
                 hint="retry later, ask for less (k, max_tokens), or raise --timeout",
             ) from exc
+
+    def short_jobs(self) -> bool:
+        """Whether short jobs lately took at most ``INLINE_MAX_S`` (then run them inline)."""
+        return self._short_mean_s <= INLINE_MAX_S
+
+    async def run_inline(self, fn: Callable[..., T], *args: Any) -> T:
+        """Acquire a slot and run a short ``fn`` on the event loop's own thread.
+
+        For jobs that take well under a millisecond (an exact vector search over a
+        few thousand records), handing them to a pool thread and back costs more
+        than the job, and the pool threads and the event loop then contend for the
+        GIL. The slot counts as any other (429s, ``/metrics``); there is no
+        timeout, so callers use it only while ``short_jobs()`` holds: a job that
+        turns out slow raises the average, and the next ones go to pool threads.
+        """
+        await self.acquire()
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self._release(time.perf_counter() - started, short=True)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -52,6 +52,9 @@ class ServerSettings(BaseModel):
     require_keys: bool | None = None
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     workers: int = Field(default=1, ge=1)
+    #: uvicorn's per-request access log line (off by default: one formatted log line
+    #: per request on the hot path; requests are still counted and timed in /metrics)
+    access_log: bool = False
 
     @property
     def keys_for_everything(self) -> bool:

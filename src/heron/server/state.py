@@ -22,8 +22,11 @@ from heron.server.limits import WorkPool
 from heron.server.metrics import Metrics
 from heron.server.models import ServedModels
 from heron.server.settings import ServerSettings
-from heron.store import Store
+from heron.store import Collection, Store
 from heron.tasks import TaskModels
+
+#: at most this many cached collection handles (a name that does not exist is never cached)
+MAX_HANDLES = 256
 
 
 @dataclass
@@ -41,6 +44,28 @@ class ServerState:
     metrics: Metrics = field(default_factory=Metrics)
     #: built on first use by the tasks route (holds loaded ``hf:`` task models)
     task_models: TaskModels | None = None
+    #: collection handles by name, reused by searches (see ``collection``)
+    _handles: dict[str, Collection] = field(default_factory=dict, repr=False)
+
+    def collection(self, name: str) -> Collection:
+        """A handle on collection ``name``, reused between requests.
+
+        Looking a collection up by name costs a catalog read per request; a handle
+        re-reads its row by id on every query anyway (so it sees new records and
+        fails with ``CollectionNotFound`` once the collection is deleted). Callers
+        that get that error call ``forget_collection`` and retry with a fresh one,
+        which covers a collection deleted and created again under the same name.
+        """
+        handle = self._handles.get(name)
+        if handle is None:
+            handle = self.store.get_collection(name)
+            if len(self._handles) >= MAX_HANDLES:
+                self._handles.clear()
+            self._handles[name] = handle
+        return handle
+
+    def forget_collection(self, name: str) -> None:
+        self._handles.pop(name, None)
 
     @property
     def default_collection(self) -> str:

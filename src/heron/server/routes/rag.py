@@ -14,18 +14,20 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from heron.errors import HeronError, HeronTimeout
+from heron.errors import CollectionNotFound, HeronError, HeronTimeout
 from heron.rag.answer import Asker, AskEvent
 from heron.rag.app import AppConfig, build_asker
 from heron.rag.retrieve import Retriever
 from heron.server.errors import error_body, scrub, status_of
+from heron.server.fastlane import dumps
 from heron.server.routes._common import ERRORS, READ
 from heron.server.schemas import AskRequest, AskResponse, SearchRequest, SearchResponse
 from heron.server.state import ServerState, StateDep
 from heron.server.streaming import SSE_EVENT_SCHEMA, EventStreamResponse, ThreadStream, sse
-from heron.types import Answer
+from heron.store import Collection
+from heron.types import Answer, Hit
 
 router = APIRouter(prefix="/v1", tags=["rag"], responses=ERRORS, dependencies=READ)
 
@@ -41,20 +43,36 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, state: StateDep) -> Response:
     """The best passages for a text query (hybrid dense + BM25 by default) or a vector."""
+    # Built here, not re-validated by FastAPI: the hot path of the server (the schema
+    # above still documents it, and the schema tests check it). Valid requests
+    # usually never reach this route: ``SearchFastLane`` answers them first.
+    payload = await search_payload(body, state)
+    return Response(dumps(payload), media_type="application/json")
+
+
+async def search_payload(body: SearchRequest, state: ServerState) -> dict[str, Any]:
+    """The search response body, computed in the bounded search pool."""
     name = body.collection or state.default_collection
 
-    def run() -> Response:
-        collection = state.store.get_collection(name)
+    def find(collection: Collection) -> list[Hit]:
         if body.vector is not None:
-            hits = collection.query(embeddings=[body.vector], k=body.k, where=body.where)[0]
-        else:
-            retriever = Retriever(collection, k=body.k, hybrid=body.hybrid)
-            hits = retriever.retrieve(body.query or "", body.where).hits
-        # Built here, not re-validated by FastAPI: the hot path of the server (the
-        # schema above still documents it, and the schema tests check it).
-        return JSONResponse({"collection": name, "hits": [h.to_dict() for h in hits]})
+            return collection.query(embeddings=[body.vector], k=body.k, where=body.where)[0]
+        retriever = Retriever(collection, k=body.k, hybrid=body.hybrid)
+        return retriever.retrieve(body.query or "", body.where).hits
 
-    return await state.search_pool.run(run, timeout_s=state.server.request_timeout_s)
+    def run() -> dict[str, Any]:
+        try:
+            hits = find(state.collection(name))
+        except CollectionNotFound:  # deleted (and maybe created again) since it was cached
+            state.forget_collection(name)
+            hits = find(state.collection(name))
+        return {"collection": name, "hits": [h.to_dict() for h in hits]}
+
+    if body.vector is not None and state.search_pool.short_jobs():
+        return await state.search_pool.run_inline(run)
+    return await state.search_pool.run(
+        run, timeout_s=state.server.request_timeout_s, short=body.vector is not None
+    )
 
 
 @router.post("/ask", response_model=AskResponse, responses=_SSE_DOC)
