@@ -257,3 +257,11 @@ def test_deeply_nested_filters_are_refused_not_recursed() -> None:
     for _ in range(20):
         shallow = {"$or": [shallow, {"b": 2}]}
     assert parse_filter(shallow) is not None
+
+
+def test_two_bounds_on_one_key_compile_to_one_range_scan() -> None:
+    node = parse_filter({"$and": [{"n": {"$gte": 3}}, {"n": {"$lt": 7}}, {"t": "x"}]})
+    assert node is not None
+    fragment = compile_filter(node, 1)
+    assert fragment.sql.count("SELECT record_id") == 2  # n's bounds share one subquery
+    assert "num_value >= ? AND in_list = 0 AND kind = 'n' AND num_value < ?" in fragment.sql

@@ -56,7 +56,8 @@ import json
 import math
 import os
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -301,7 +302,8 @@ class AnnIndex:
         prepared = _prepare(self.config.metric, np.ascontiguousarray(queries, dtype=np.float32))
         fetch = max(k, depth)
         params, _keep_alive = self._params(fetch, ef_search, nprobe, allowed, excluded)
-        raw, labels = self._index.search(prepared, fetch, params=params)
+        with _threads_for(prepared.shape[0]):
+            raw, labels = self._index.search(prepared, fetch, params=params)
         if self._store is not None and depth > 0:
             scores = self._store.rescore(self.config.metric, prepared, labels)
             return _best(scores, labels, k)
@@ -460,6 +462,21 @@ def remove_files(path: str | os.PathLike[str]) -> None:
     for file in (target, _sidecar_path(target), _vectors_path(target), _state_path(target)):
         file.unlink(missing_ok=True)
     target.with_name(target.stem + ".lock").unlink(missing_ok=True)
+
+
+@contextmanager
+def _threads_for(n_queries: int) -> Iterator[None]:
+    """One OpenMP thread for a single query: FAISS parallelises over queries, so more
+    threads only spin, and on a busy machine that spinning cost 20x (bench/vectors.py)."""
+    if n_queries > 1:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _best(

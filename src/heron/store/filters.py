@@ -251,13 +251,47 @@ def _compile_condition(cond: Condition, collection_id: int, column: str) -> SqlF
     return SqlFragment(sql, (collection_id, cond.key, *rows.params))
 
 
+def _merged_ranges(children: tuple[Node, ...]) -> tuple[list[Node], list[list[Condition]]]:
+    """Split ``$and`` children into range conditions grouped by (key, value type) and
+    the rest, so ``300 <= num < 400`` becomes one index range scan, not two large
+    subqueries intersected (a record has at most one scalar value per key, so both
+    bounds hold for the same ``record_meta`` row)."""
+    groups: dict[tuple[str, bool], list[Condition]] = {}
+    others: list[Node] = []
+    for child in children:
+        if isinstance(child, Condition) and child.op in _RANGE_SQL:
+            groups.setdefault((child.key, isinstance(child.operand, str)), []).append(child)
+        else:
+            others.append(child)
+    merged = [group for group in groups.values() if len(group) > 1]
+    others += [group[0] for group in groups.values() if len(group) == 1]
+    return others, merged
+
+
+def _compile_range_group(group: list[Condition], collection_id: int, column: str) -> SqlFragment:
+    parts = [_range_rows(cond.op, cond.operand) for cond in group]  # type: ignore[arg-type]
+    rows = " AND ".join(part.sql for part in parts)
+    return SqlFragment(
+        f"{column} IN (SELECT record_id FROM record_meta "
+        f"WHERE collection_id = ? AND key = ? AND {rows})",
+        (collection_id, group[0].key, *(param for part in parts for param in part.params)),
+    )
+
+
 def compile_filter(node: Node, collection_id: int, column: str = "r.id") -> SqlFragment:
     """SQL that is true for the records (``column`` = their id) matching ``node``."""
     if isinstance(node, Condition):
         return _compile_condition(node, collection_id, column)
+    if node.op == "$and":
+        others, ranges = _merged_ranges(node.children)
+        parts = [compile_filter(child, collection_id, column) for child in others]
+        parts += [_compile_range_group(group, collection_id, column) for group in ranges]
+        return SqlFragment(
+            "(" + " AND ".join(p.sql for p in parts) + ")",
+            tuple(param for p in parts for param in p.params),
+        )
     parts = [compile_filter(child, collection_id, column) for child in node.children]
-    joiner = " AND " if node.op == "$and" else " OR "
     return SqlFragment(
-        "(" + joiner.join(p.sql for p in parts) + ")",
+        "(" + " OR ".join(p.sql for p in parts) + ")",
         tuple(param for p in parts for param in p.params),
     )
