@@ -265,3 +265,38 @@ def test_two_bounds_on_one_key_compile_to_one_range_scan() -> None:
     fragment = compile_filter(node, 1)
     assert fragment.sql.count("SELECT record_id") == 2  # n's bounds share one subquery
     assert "num_value >= ? AND in_list = 0 AND kind = 'n' AND num_value < ?" in fragment.sql
+
+
+def test_repeated_filters_reuse_their_ids_until_the_next_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heron.store import records
+
+    calls: list[int] = []
+    real = records.matching_ids
+
+    def counting(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(records, "matching_ids", counting)
+    with open_store(tmp_path) as store:
+        col = store.create_collection("c", embedder="hash:8")
+        col.add(["a", "b"], documents=["x", "y"], metadatas=[{"t": 1}, {"t": 2}])
+        for _ in range(3):
+            assert [h.id for h in col.query(texts=["x"], where={"t": 1})[0]] == ["a"]
+        assert len(calls) == 1
+        col.add(["c"], documents=["x"], metadatas=[{"t": 1}])
+        assert {h.id for h in col.query(texts=["x"], where={"t": 1})[0]} == {"a", "c"}
+        assert len(calls) == 2
+
+
+def test_the_filter_cache_stays_within_its_size() -> None:
+    from heron.store.records import FilterCache
+
+    cache = FilterCache(max_ids=10)
+    cache.put("a", np.arange(6))
+    cache.put("b", np.arange(6))
+    assert cache.get("a") is None and cache.get("b") is not None
+    cache.put("huge", np.arange(11))
+    assert cache.get("huge") is None

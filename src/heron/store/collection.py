@@ -312,7 +312,10 @@ class Collection:
         self, conn: sqlite3.Connection, row: catalog.CollectionRow, node: Any
     ) -> records.SqlCandidates | None:
         fragment = self._compile(node, row)
-        return None if fragment is None else records.SqlCandidates(conn, row.id, fragment)
+        if fragment is None:
+            return None
+        cache = self._store.indexer.filters
+        return records.SqlCandidates(conn, row.id, fragment, cache, row.last_seq)
 
     def _query_vectors(self, texts: Any, embeddings: Any) -> tuple[Matrix, bool]:
         if (texts is None) == (embeddings is None):

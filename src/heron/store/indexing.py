@@ -78,6 +78,8 @@ class Indexer:
         self.progress = progress
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
+        #: matching ids of recent filters (the planner's candidate sets)
+        self.filters = records.FilterCache()
 
     def path(self, collection_id: int) -> Path:
         return self.folder / f"c{collection_id}.faiss"

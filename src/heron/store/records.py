@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,22 +406,71 @@ def find_record_ids(
     return [r[0] for r in conn.execute(sql + " ORDER BY r.id", params)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class SqlCandidates:
-    """A compiled filter's matches, fetched only when the planner asks."""
+    """A compiled filter's matches, fetched once, only when the planner asks.
+
+    ``cache`` (optional) maps a key naming the collection's state and the filter to
+    ids already fetched, so a filter repeated at the same change sequence costs no SQL.
+    """
 
     conn: sqlite3.Connection
     collection_id: int
     where: SqlFragment
+    cache: FilterCache | None = None
+    seq: int = 0
+    _ids: IdArray | None = None
 
     def count(self) -> int:
-        return count_matching(self.conn, self.collection_id, self.where)
+        return int(self.ids().shape[0])
 
     def ids(self) -> IdArray:
-        return matching_ids(self.conn, self.collection_id, self.where)
+        if self._ids is None:
+            key = (self.collection_id, self.seq, self.where.sql, self.where.params)
+            cached = None if self.cache is None else self.cache.get(key)
+            if cached is None:
+                cached = matching_ids(self.conn, self.collection_id, self.where)
+                cached.flags.writeable = False  # shared by later queries
+                if self.cache is not None:
+                    self.cache.put(key, cached)
+            self._ids = cached
+        return self._ids
 
     def among(self, record_ids: IdArray) -> IdArray:
         return filter_ids(self.conn, self.collection_id, self.where, record_ids)
+
+
+class FilterCache:
+    """Matching ids of recent filters, keyed by (collection, change seq, SQL, params).
+
+    A key includes the sequence, so a write makes every older entry unreachable;
+    least recently used entries go once ``max_ids`` ids are held (8 MB at 1M ids).
+    """
+
+    def __init__(self, max_ids: int = 1_000_000) -> None:
+        self.max_ids = max_ids
+        self._entries: OrderedDict[Hashable, IdArray] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> IdArray | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, ids: IdArray) -> None:
+        if ids.shape[0] > self.max_ids:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            self._held -= 0 if old is None else int(old.shape[0])
+            self._entries[key] = ids
+            self._held += int(ids.shape[0])
+            while self._held > self.max_ids:
+                _, dropped = self._entries.popitem(last=False)
+                self._held -= int(dropped.shape[0])
 
 
 def counts_by_collection(conn: sqlite3.Connection) -> dict[int, int]:
