@@ -207,6 +207,11 @@ class LiveIndex:
         )
         return Neighbours(labels, scores)
 
+    def live_ids(self) -> IdArray:
+        """Every live record id, ascending."""
+        main = np.setdiff1d(self._labels, self._dead, assume_unique=True)
+        return np.union1d(main, self._delta_ids)
+
     def vectors_of(self, ids: IdArray) -> tuple[IdArray, Matrix] | None:
         """Live vectors of ``ids`` held in memory (main storage or delta), or ``None``
         when the family keeps no float vectors (IVF without rerank)."""

@@ -173,7 +173,13 @@ def execute(
         subset = None if candidates is None else candidates.ids()
         return index.search(queries, k, subset)
     if chosen.strategy == "ann":
-        return index.search(queries, k, ef_search=chosen.ef_search, nprobe=chosen.nprobe)
+        found = index.search(queries, k, ef_search=chosen.ef_search, nprobe=chosen.nprobe)
+        # a graph walk can miss nodes when k nears the collection's size
+        return _complete(
+            found,
+            min(k, len(index)),
+            lambda rows: _exact(index, queries[rows], k, index.live_ids(), fetch),
+        )
     assert candidates is not None and chosen.matches is not None
     want = min(k, chosen.matches)
     if chosen.strategy == "exact_candidates":
