@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from heron.errors import InputError
+from heron.errors import ConfigError, InputError
 from heron.models.base import LLM
 from heron.tasks.options import TaskOptions, llm_options
 from heron.tasks.prompting import TaskPrompt
@@ -48,7 +48,10 @@ class Engine(ABC):
     def complete_grammar(
         self, prompt: Sequence[Message], grammar: str, options: TaskOptions, default_max: int
     ) -> Completion:
-        raise NotImplementedError(f"{self.name} cannot constrain decoding")
+        raise ConfigError(
+            f"{self.name} cannot constrain decoding",
+            hint="use a llama.cpp model (bundled:smollm2, gguf:PATH) for constrained output",
+        )
 
     def complete_json(
         self,
@@ -57,7 +60,10 @@ class Engine(ABC):
         options: TaskOptions,
         default_max: int,
     ) -> Completion:
-        raise NotImplementedError(f"{self.name} cannot constrain decoding")
+        raise ConfigError(
+            f"{self.name} cannot constrain decoding",
+            hint="use a llama.cpp model (bundled:smollm2, gguf:PATH) for constrained output",
+        )
 
 
 class LLMEngine(Engine):
