@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Generic, TypeVar
 
-from heron.errors import ConfigError, missing_extra
+from heron.errors import ConfigError, ModelError, missing_extra
 from heron.types import Message
 
 T = TypeVar("T")
@@ -159,3 +159,16 @@ def quiet_hf_loading() -> Iterator[None]:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def hf_load_errors(source: ModelSource) -> Iterator[None]:
+    """Quiet HF loading, and any failure as a ``ModelError`` naming the model and a fix."""
+    try:
+        with quiet_hf_loading():
+            yield
+    except Exception as exc:  # HF raises OSError, ValueError, HTTP errors...
+        raise ModelError(
+            f"cannot load Hugging Face model '{source.name}': {one_line(exc)}",
+            hint=hf_load_hint(source),
+        ) from exc

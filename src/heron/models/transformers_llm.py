@@ -25,10 +25,9 @@ from heron.errors import InputError, ModelError
 from heron.models._runtime import (
     Lazy,
     ModelSource,
-    hf_load_hint,
+    hf_load_errors,
     one_line,
     plain_prompt,
-    quiet_hf_loading,
     require,
     resolve_source,
     torch_threads,
@@ -146,20 +145,9 @@ class TransformersLLM(LLM):
         self._tokenizer_lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------
-    @contextmanager
-    def _load_errors(self) -> Iterator[None]:
-        try:
-            with quiet_hf_loading():
-                yield
-        except Exception as exc:  # HF raises OSError, ValueError, HTTP errors...
-            raise ModelError(
-                f"cannot load Hugging Face model '{self.source.name}': {one_line(exc)}",
-                hint=hf_load_hint(self.source),
-            ) from exc
-
     def _load_config(self) -> Any:
         transformers = require("transformers", "transformers", "models")
-        with self._load_errors():
+        with hf_load_errors(self.source):
             return transformers.AutoConfig.from_pretrained(
                 self.source.name, local_files_only=self.source.local_files_only
             )
@@ -170,7 +158,7 @@ class TransformersLLM(LLM):
         seq2seq = bool(getattr(config, "is_encoder_decoder", False))
         auto = transformers.AutoModelForSeq2SeqLM if seq2seq else transformers.AutoModelForCausalLM
         local_only = self.source.local_files_only
-        with self._load_errors():
+        with hf_load_errors(self.source):
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 self.source.name, local_files_only=local_only
             )

@@ -32,10 +32,9 @@ from heron.errors import ModelError
 from heron.models._runtime import (
     Lazy,
     ModelSource,
-    hf_load_hint,
+    hf_load_errors,
     one_line,
     plain_prompt,
-    quiet_hf_loading,
     require,
     resolve_source,
     torch_threads,
@@ -116,7 +115,7 @@ class HFTaskModel:
         self.source: ModelSource = resolve_source(target, "hf", "Hugging Face model")
         self.threads = threads
         transformers = require("transformers", "transformers", "models")
-        with self._load_errors():
+        with hf_load_errors(self.source):
             self.config = transformers.AutoConfig.from_pretrained(
                 self.source.name, local_files_only=self.source.local_files_only
             )
@@ -125,22 +124,11 @@ class HFTaskModel:
         self._pipelines: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _load_errors(self) -> Iterator[None]:
-        try:
-            with quiet_hf_loading():
-                yield
-        except Exception as exc:  # HF raises OSError, ValueError, HTTP errors...
-            raise ModelError(
-                f"cannot load Hugging Face model '{self.source.name}': {one_line(exc)}",
-                hint=hf_load_hint(self.source),
-            ) from exc
-
     def _load(self) -> _Parts:
         transformers = require("transformers", "transformers", "models")
         auto = getattr(transformers, _CLASSES.get(self.kind, "AutoModel"))
         local_only = self.source.local_files_only
-        with self._load_errors():
+        with hf_load_errors(self.source):
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 self.source.name, local_files_only=local_only
             )
