@@ -44,10 +44,8 @@ box; times are wall-clock of one warm ``search`` over all 100 queries, two runs:
   planner must use exact search over the candidate ids for very selective filters
   and raise ef (or post-filter) in between.
 
-Left for later: wiring into ``Collection`` behind the ``VectorIndex`` protocol,
-replaying changes newer than ``covers_seq`` on open, the planner's choice between
-exact / in-index / post-filtering, tombstone compaction, the automatic family
-choice by size, and benchmarks (bench/vectors.py).
+Collections use these through ``live.py`` (kept current by the change log),
+``indexing.py`` (files, rebuilds, compaction) and ``planner.py`` (filters).
 """
 
 from __future__ import annotations
@@ -241,10 +239,6 @@ class AnnIndex:
     def nlist(self) -> int:
         """IVF cells (1 for flat and hnsw)."""
         return int(getattr(self._index, "nlist", 1))
-
-    @property
-    def exact(self) -> bool:
-        return self.config.kind == "flat"
 
     def __len__(self) -> int:
         return int(self._index.ntotal)

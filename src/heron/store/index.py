@@ -22,7 +22,6 @@ replaying the change log); ``indexing.py`` decides which one a collection uses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,20 +50,6 @@ class Neighbours:
     @classmethod
     def empty(cls, n_queries: int) -> Neighbours:
         return cls(np.empty((n_queries, 0), np.int64), np.empty((n_queries, 0), np.float32))
-
-
-class VectorIndex(Protocol):
-    """What the planner needs from any index family."""
-
-    metric: Metric
-    #: whether ``search`` returns the true top-k (False for ANN families)
-    exact: bool
-
-    def __len__(self) -> int: ...
-
-    def search(self, queries: Matrix, k: int, subset: IdArray | None = None) -> Neighbours:
-        """Top ``k`` per query; ``subset`` (ascending record ids) restricts the search."""
-        ...
 
 
 def distance_from_score(metric: Metric, score: float) -> float:
@@ -104,8 +89,6 @@ class _Rows:
 
 class ExactIndex:
     """Brute-force search: one matrix product per query block; always the true top-k."""
-
-    exact = True
 
     def __init__(
         self, metric: Metric, ids: IdArray, vectors: Matrix, *, owned: bool = False

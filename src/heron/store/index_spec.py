@@ -18,7 +18,7 @@ growing while HNSW's stays flat.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,7 +27,7 @@ from heron.store.ann import AnnConfig
 from heron.store.results import Metric
 
 IndexKind = Literal["auto", "flat", "hnsw", "ivf_flat", "ivf_pq"]
-KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivf_flat", "ivf_pq")
+KINDS: tuple[str, ...] = get_args(IndexKind)
 
 #: records from which ``auto`` builds HNSW instead of searching exactly (see module doc)
 AUTO_ANN_MIN = 50_000

@@ -41,15 +41,11 @@ def _sorted_unique(values: Sequence[int] | IdArray) -> IdArray:
 class LiveIndex:
     """An ANN index at the collection's latest change: main + tombstones + delta."""
 
-    exact = False
-
     def __init__(self, metric: Metric, main: AnnIndex, seq: int, labels: IdArray) -> None:
         self.metric: Metric = metric
         self.main = main
         #: the change sequence this index reflects
         self.seq = seq
-        #: the sequence the main index had when built or loaded (what a file would cover)
-        self.base_seq = seq
         #: records replayed since the index was built, loaded or saved
         self.unsaved = 0
         self._labels: IdArray = _sorted_unique(labels)  # labels in ``main``, ascending
@@ -145,7 +141,6 @@ class LiveIndex:
             "delta_vectors": self._delta_vectors,
         }
         self.main.save(path, covers_seq=self.seq, state=state)
-        self.base_seq = self.seq
         self.unsaved = 0
 
     @classmethod

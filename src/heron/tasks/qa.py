@@ -20,10 +20,9 @@ from heron.tasks.inputs import Texts, as_batch, check_schema, schema_from_fields
 from heron.tasks.prompting import TaskPrompt, answer_prompt, extract_prompt
 from heron.tasks.results import Extraction, TaskAnswer
 from heron.tasks.structured import JSON_TOKENS, generate_json
-from heron.tasks.targets import DEFAULT_LLM, TaskModels
+from heron.tasks.targets import DEFAULT_LLM, TEXT_KINDS, TaskModels
 
 ANSWER_TOKENS = 48
-_PROMPT_KINDS = ("llm", "seq2seq", "causal")
 
 
 def answer(
@@ -49,7 +48,7 @@ def answer(
     tm = task_models(models, registry)
     target = tm.resolve(model or DEFAULT_LLM)
     target.require(
-        "answer", ("qa", *_PROMPT_KINDS),
+        "answer", ("qa", *TEXT_KINDS),
         "use an hf: extractive question-answering model or an LLM",
     )  # fmt: skip
     if target.kind == "qa" and target.hf is not None:
@@ -97,7 +96,7 @@ def extract(
     checked = check_schema(schema) if schema is not None else schema_from_fields(fields or [])
     names = list(checked["properties"])
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
-    target.require("extract", _PROMPT_KINDS, "use an instruct LLM (bundled:smollm2, gguf:…)")
+    target.require("extract", TEXT_KINDS, "use an instruct LLM (bundled:smollm2, gguf:…)")
     assert target.engine is not None
     opts = options_of(options)
     results = []

@@ -21,6 +21,8 @@ from heron.tasks.engines import Engine, LLMEngine
 from heron.tasks.hf import KIND_NAMES, HFEngine, HFTaskModel
 
 DEFAULT_LLM = "bundled:smollm2"
+#: target kinds that write text: any registry LLM, and HF seq2seq / causal models
+TEXT_KINDS = ("llm", "seq2seq", "causal")
 DEFAULT_EMBEDDER = "bundled:minilm"
 
 #: what a backend can be: an embedder, a registry LLM, or an hf: model of some kind

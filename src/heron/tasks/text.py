@@ -28,7 +28,7 @@ from heron.tasks.prompting import (
     user_prompt,
 )
 from heron.tasks.results import Generation, Summary, Translation
-from heron.tasks.targets import DEFAULT_LLM, TaskModels
+from heron.tasks.targets import DEFAULT_LLM, TEXT_KINDS, TaskModels
 
 SUMMARY_TOKENS = 80
 TRANSLATION_TOKENS = 128
@@ -38,7 +38,6 @@ FEW_SHOT_TOKENS = 48
 WORDS_PER_TOKEN = 0.75
 _T5_TYPES = ("t5", "mt5", "umt5", "longt5")
 _NLLB_TYPES = ("m2m_100", "nllb-moe", "nllb_moe")
-_TEXT_KINDS = ("llm", "seq2seq", "causal")
 _TEXT_ADVICE = (
     "use an instruct LLM (bundled:smollm2, gguf:…, openai:…) or an hf: seq2seq/causal model"
 )
@@ -64,7 +63,7 @@ def summarize(
     batch, single = as_batch(texts)
     opts = _length_options(options_of(options), min_length, max_length)
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
-    target.require("summarize", _TEXT_KINDS, _TEXT_ADVICE)
+    target.require("summarize", TEXT_KINDS, _TEXT_ADVICE)
     if target.kind == "seq2seq" and target.hf is not None:
         prefix = "summarize: " if target.hf.model_type in _T5_TYPES else ""
         generated = target.hf.generate(
@@ -148,7 +147,7 @@ def translate(
         raise InputError(f"source and target are both {src.name}", hint="pick two languages")
     opts = options_of(options)
     resolved = task_models(models, registry).resolve(model or DEFAULT_LLM)
-    resolved.require("translate", _TEXT_KINDS, _TEXT_ADVICE)
+    resolved.require("translate", TEXT_KINDS, _TEXT_ADVICE)
     if resolved.kind == "seq2seq" and resolved.hf is not None:
         prompts, extra = seq2seq_translation(resolved.hf, batch, src, tgt)
         out = resolved.hf.generate(prompts, opts, TRANSLATION_TOKENS, resolved.batch_size, extra)
@@ -201,7 +200,7 @@ def generate(
     batch, single = as_batch(prompts, "prompt")
     opts = options_of(options)
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
-    target.require("generate", _TEXT_KINDS, _TEXT_ADVICE)
+    target.require("generate", TEXT_KINDS, _TEXT_ADVICE)
     if target.hf is not None:
         out = target.hf.generate(batch, opts, GENERATION_TOKENS, target.batch_size)
         return one_or_many([Generation(g.text, g.finish_reason, g.truncated) for g in out], single)
@@ -229,7 +228,7 @@ def few_shot(
         raise InputError("the few-shot separator is empty", hint="use e.g. ###")
     opts = options_of(options)
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
-    target.require("few-shot", _TEXT_KINDS, _TEXT_ADVICE)
+    target.require("few-shot", TEXT_KINDS, _TEXT_ADVICE)
     assert target.engine is not None
     done = run_prompts(
         target.engine, batch, lambda t: few_shot_prompt(instruction, pairs, t, separator), opts,
