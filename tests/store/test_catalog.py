@@ -72,17 +72,24 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         open_store(tmp_path)
 
 
-def test_a_schema_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("version", "missing"), [(1, ["collection_index", "changes_pruned"]), (2, ["changes_pruned"])]
+)
+def test_an_older_store_is_upgraded_in_place(
+    tmp_path: Path, version: int, missing: list[str]
+) -> None:
     with open_store(tmp_path) as store:
         store.create_collection("old", embedder="hash:8").add(["a"], documents=["kept"])
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
-        conn.execute("DROP TABLE collection_index")
-        conn.execute("UPDATE heron_meta SET value = '1' WHERE key = 'schema_version'")
+        for table in missing:
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"UPDATE heron_meta SET value = '{version}' WHERE key = 'schema_version'")
     conn.close()
     with open_store(tmp_path) as store:
         col = store.get_collection("old")
         assert col.get().documents == ["kept"] and col.info().index.startswith("auto")
         col.set_index("hnsw")
+        assert col.compact().log_pruned == 1
     with sqlite3.connect(tmp_path / DB_NAME) as conn:
         version = conn.execute("SELECT value FROM heron_meta WHERE key = 'schema_version'")
         assert version.fetchone()[0] == str(SCHEMA_VERSION)

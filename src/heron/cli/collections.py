@@ -127,5 +127,6 @@ def compact_command(
         return
     st.console.print(
         f"compacted '{name}': {report.kind} index of {report.vectors} vectors, "
-        f"{report.purged} tombstones purged in {report.seconds:.2f} s"
+        f"{report.purged} tombstones purged, {report.log_pruned} change-log rows pruned "
+        f"in {report.seconds:.2f} s"
     )

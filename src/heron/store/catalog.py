@@ -9,8 +9,8 @@ taken up front, so a batch is all-or-nothing and never deadlocks on a lock upgra
 Opening a store takes neither lock unless the schema has to be created.
 Record-level SQL lives in ``records.py``.
 
-Left for later: schema migrations beyond version 1 and compaction of the
-``changes`` log.
+Schema changes so far only add tables, so an older store is upgraded in place by
+running the schema again (1 -> 2 added ``collection_index``, 2 -> 3 ``changes_pruned``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from heron.store.lock import WriterLock
 from heron.store.results import Metric
 
 DB_NAME = "heron.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS heron_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS collection_index (
     collection_id INTEGER PRIMARY KEY,
     spec TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS changes_pruned (
+    collection_id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sources (
     collection_id INTEGER NOT NULL,
     source TEXT NOT NULL,
@@ -93,6 +97,8 @@ CREATE TABLE IF NOT EXISTS sources (
 # a filter reads so those scans never touch the table. ``changes.op``: add, update (the
 # vector may have changed), update_meta (it did not), delete. ``collection_index`` holds
 # the collection's ``IndexSpec`` as JSON (no row = auto); added in schema 2.
+# ``changes_pruned.seq``: the collection's changes up to this seq were deleted (schema 3);
+# an index covering less cannot be replayed forward and is reloaded or rebuilt instead.
 # ``records_by_collection`` lists a collection's ids in order without reading the wide rows.
 # AUTOINCREMENT on ids and seqs means neither is ever reused, so a cached index keyed by
 # (collection id, seq) can never be mistaken for a newer state, and a later ANN index can
@@ -111,6 +117,8 @@ class CollectionRow:
     metadata: dict[str, Any]
     created_at: str
     last_seq: int
+    #: changes up to this sequence are pruned from the log (0: none)
+    pruned_seq: int = 0
 
     @property
     def fts_table(self) -> str:
@@ -248,14 +256,16 @@ class Catalog:
             yield from self._scoped("BEGIN")
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One all-or-nothing write under the writer lock; any exception rolls it back."""
+    def write(self, timeout_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write under the writer lock; any exception rolls it back.
+
+        ``timeout_s`` overrides the store's lock timeout (housekeeping waits briefly)."""
         with self._lock:
             if self._depth:  # nested: the outer call holds the lock already
                 yield from self._scoped("BEGIN IMMEDIATE")
                 return
             self.conn  # noqa: B018 - a closed store fails before touching the lock
-            with self.writer_lock.hold():
+            with self.writer_lock.hold(timeout_s):
                 yield from self._scoped("BEGIN IMMEDIATE")
 
     def _scoped(self, begin: str) -> Iterator[sqlite3.Connection]:
@@ -315,13 +325,16 @@ class Catalog:
 
 # ---------------------------------------------------------------- collections
 
-_COLUMNS = "id, name, metric, dimension, embedder, metadata, created_at, last_seq"
+_COLUMNS = (
+    "id, name, metric, dimension, embedder, metadata, created_at, last_seq, "
+    "COALESCE((SELECT p.seq FROM changes_pruned p WHERE p.collection_id = collections.id), 0)"
+)
 
 
 def _row(values: tuple[Any, ...]) -> CollectionRow:
-    cid, name, metric, dimension, embedder, metadata, created_at, last_seq = values
+    cid, name, metric, dimension, embedder, metadata, created_at, last_seq, pruned = values
     return CollectionRow(
-        cid, name, metric, dimension, embedder, json.loads(metadata), created_at, last_seq
+        cid, name, metric, dimension, embedder, json.loads(metadata), created_at, last_seq, pruned
     )
 
 
@@ -385,7 +398,8 @@ def set_dimension(conn: sqlite3.Connection, cid: int, dimension: int) -> None:
 
 def drop_collection(conn: sqlite3.Connection, row: CollectionRow) -> None:
     """Remove a collection and every row that belongs to it."""
-    for table in ("record_meta", "records", "changes", "sources", "collection_index"):
+    tables = ("record_meta", "records", "changes", "sources", "collection_index", "changes_pruned")
+    for table in tables:
         conn.execute(f"DELETE FROM {table} WHERE collection_id = ?", (row.id,))
     conn.execute(f"DROP TABLE IF EXISTS {row.fts_table}")
     conn.execute("DELETE FROM collections WHERE id = ?", (row.id,))

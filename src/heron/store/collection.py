@@ -10,6 +10,8 @@ call, so it notices a deletion (``CollectionNotFound``) or another process's wri
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -24,9 +26,10 @@ from heron.store.ann import check_trainable
 from heron.store.filters import SqlFragment, compile_filter, parse_filter
 from heron.store.index import Neighbours, distance_from_score
 from heron.store.index_spec import IndexSpec
-from heron.store.indexing import CompactReport, Index, load_spec
+from heron.store.indexing import PRUNE_EVERY, CompactReport, Index, load_spec
 from heron.store.keyword import fts_match
 from heron.store.live import LiveIndex
+from heron.store.lock import StoreLocked
 from heron.store.planner import QueryPlan, execute, plan
 from heron.store.results import CollectionInfo, GetResult, Metric
 from heron.store.validation import (
@@ -60,7 +63,11 @@ Documents = Sequence[str | None] | None
 Embeddings = ArrayLike | None
 Metadatas = Sequence[Mapping[str, Any] | None] | None
 
+log = logging.getLogger(__name__)
+
 GET_FIELDS = ("documents", "metadatas", "embeddings")
+#: how long pruning the changes log waits for the writer lock before leaving it for later
+PRUNE_LOCK_WAIT_S = 0.5
 QUERY_FIELDS = ("documents", "metadatas", "distances")
 Where = Mapping[str, Any] | None
 
@@ -161,13 +168,32 @@ class Collection:
         self._after_write()
 
     def _after_write(self) -> None:
-        """Compact once tombstones pass ``indexing.COMPACT_RATIO`` of the saved index."""
+        """Compact once tombstones pass ``indexing.COMPACT_RATIO`` of the saved index;
+        prune the changes log after compaction and every ``indexing.PRUNE_EVERY`` seqs."""
         indexer = self._store.indexer
         with self._store.catalog.read() as conn:
             row = self._live_row(conn)
-            if row.dimension is None or not indexer.needs_compaction(conn, row):
+            if row.dimension is None:
                 return
-            indexer.compact(conn, row)
+            compacted = indexer.needs_compaction(conn, row)
+            if compacted:
+                indexer.compact(conn, row)
+            elif row.last_seq - row.pruned_seq < PRUNE_EVERY:
+                return
+            through = indexer.prunable(conn, row)
+        self._prune(through)
+
+    def _prune(self, through: int) -> int:
+        """Delete the changes log up to ``through``: housekeeping, so it waits briefly
+        for the writer lock and skips (until the next time) if another write holds it."""
+        if not through:
+            return 0
+        try:
+            with self._store.catalog.write(timeout_s=PRUNE_LOCK_WAIT_S) as conn:
+                return records.prune_changes(conn, self._id, through)
+        except StoreLocked:
+            log.info("changes log of '%s' not pruned: the store is busy writing", self.name)
+            return 0
 
     def _batch_vectors(self, batch: RecordBatch) -> tuple[Matrix | None, bool]:
         """The batch's vectors (embedding documents if needed) and whether we embedded them."""
@@ -371,12 +397,16 @@ class Collection:
             return getattr(index, "kind", "flat")
 
     def compact(self) -> CompactReport:
-        """Rebuild the ANN index from the catalog, purging deleted and replaced vectors."""
+        """Rebuild the ANN index from the catalog, purging deleted and replaced vectors,
+        and prune the changes log that no index needs any more."""
+        indexer = self._store.indexer
         with self._store.catalog.read() as conn:
             row = self._live_row(conn)
             if row.dimension is None:
                 return CompactReport("flat", 0, 0, 0.0)
-            return self._store.indexer.compact(conn, row)
+            report = indexer.compact(conn, row)
+            through = indexer.prunable(conn, row)
+        return dataclasses.replace(report, log_pruned=self._prune(through))
 
     def _hits(
         self,

@@ -14,9 +14,15 @@ change sequence:
 Index files are derived data: saving one can fail (full disk, read-only folder)
 without failing the query, and a damaged one is rebuilt. After enough replayed
 changes the index is saved again so the next process starts close to the head.
-``compact`` rebuilds from the catalog, dropping tombstones; writers call
-``maybe_compact`` after each write, which compacts once tombstones exceed
+A file is never replaced by one that covers an older sequence.
+``compact`` rebuilds from the catalog, dropping tombstones; writers check
+``needs_compaction`` after each write, which is true once tombstones exceed
 ``COMPACT_RATIO`` of the saved index.
+
+The ``changes`` log only exists for replay, so it is pruned (``prunable``) up to the
+sequence the saved index file covers (every change, for exact collections), after
+compaction and every ``PRUNE_EVERY`` sequence numbers. An index older than the pruned
+point cannot replay forward; it is reloaded from its file, or rebuilt.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ COMPACT_RATIO = 0.2
 #: replayed records after which an index is saved again (or this share of its size)
 SAVE_AFTER = 1_000
 SAVE_AFTER_RATIO = 0.05
+#: sequence numbers a collection moves between prunes of its changes log
+PRUNE_EVERY = 20_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class CompactReport:
     vectors: int
     purged: int
     seconds: float
+    #: rows deleted from the changes log (replay history no index needs any more)
+    log_pruned: int = 0
 
 
 @dataclass
@@ -94,8 +104,7 @@ class Indexer:
         if entry is not None and entry.spec == spec:
             if entry.seq == row.last_seq:
                 return entry.index
-            if isinstance(entry.index, LiveIndex):
-                self._catch_up(conn, row, entry.index)
+            if isinstance(entry.index, LiveIndex) and self._catch_up(conn, row, entry.index):
                 entry.seq = row.last_seq
                 return entry.index
         config = spec.resolve(row.metric, records.count_records(conn, row.id))
@@ -122,19 +131,24 @@ class Indexer:
             except StoreError as exc:
                 log.warning("%s; rebuilding it", exc)
             else:
-                if live.main.config == config and live.seq <= row.last_seq:
+                usable = live.main.config == config and row.pruned_seq <= live.seq
+                if usable and live.seq <= row.last_seq:
                     live.names = records.all_external_ids(conn, row.id)
                     self._catch_up(conn, row, live)
                     return live
         return self.build(conn, row, config)
 
-    def _catch_up(self, conn: sqlite3.Connection, row: CollectionRow, live: LiveIndex) -> None:
-        """Replay changes after the index's sequence; save when enough have moved."""
+    def _catch_up(self, conn: sqlite3.Connection, row: CollectionRow, live: LiveIndex) -> bool:
+        """Replay changes after the index's sequence; save when enough have moved.
+
+        False when it cannot: the changes it would need were pruned from the log."""
         assert row.dimension is not None
         dimension = row.dimension
         with live.lock:
             if live.seq >= row.last_seq:
-                return
+                return True
+            if live.seq < row.pruned_seq:
+                return False
             changes = records.changes_since(conn, row.id, live.seq)
             touched = live.replay(
                 changes,
@@ -144,6 +158,7 @@ class Indexer:
             live.rename(touched, records.external_ids(conn, row.id, touched.tolist()))
             if live.unsaved >= max(SAVE_AFTER, SAVE_AFTER_RATIO * len(live)):
                 self._save(row, live)
+        return True
 
     # ------------------------------------------------------------ building
 
@@ -171,11 +186,15 @@ class Indexer:
         return lambda done, total: progress(label, done, total)
 
     def _save(self, row: CollectionRow, live: LiveIndex) -> None:
-        """Save the index; a failure (e.g. a full disk) only costs a later rebuild."""
+        """Save the index unless the file already covers a later sequence (another
+        process saved or compacted meanwhile); a failure (e.g. a full disk) only
+        costs a later rebuild."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             with self._files(row.id, exclusive=True):
-                live.save(self.path(row.id))
+                saved = saved_state(self.path(row.id))
+                if saved is None or saved[0] <= live.seq:
+                    live.save(self.path(row.id))
         except OSError as exc:
             log.warning(
                 "could not save the index of '%s' (%s); it stays in memory and will be "
@@ -204,11 +223,24 @@ class Indexer:
         return CompactReport(config.kind, len(live), purged, time.perf_counter() - started)
 
     def _garbage(self, conn: sqlite3.Connection, row: CollectionRow, entry: _Entry | None) -> int:
-        if entry is not None and isinstance(entry.index, LiveIndex):
-            self._catch_up(conn, row, entry.index)
-            return entry.index.garbage
+        live = entry.index if entry is not None else None
+        if isinstance(live, LiveIndex) and self._catch_up(conn, row, live):
+            return live.garbage
         covered = saved_state(self.path(row.id))
         return 0 if covered is None else records.dead_since(conn, row.id, covered[0])
+
+    def prunable(self, conn: sqlite3.Connection, row: CollectionRow) -> int:
+        """The sequence up to which the changes log is no longer needed (0: nothing new).
+
+        That is the sequence the index file covers (a process behind it reloads the
+        file), or the head for an exact collection, which never replays."""
+        config = load_spec(conn, row.id).resolve(row.metric, records.count_records(conn, row.id))
+        if config is None:
+            through = row.last_seq
+        else:
+            saved = saved_state(self.path(row.id))
+            through = 0 if saved is None else min(saved[0], row.last_seq)
+        return through if through > row.pruned_seq else 0
 
     def needs_compaction(self, conn: sqlite3.Connection, row: CollectionRow) -> bool:
         """Whether tombstones exceed ``COMPACT_RATIO`` of the saved index (cheap check)."""

@@ -82,9 +82,7 @@ class LiveIndex:
 
     # ------------------------------------------------------------ replay
 
-    def replay(
-        self, changes: Sequence[tuple[int, str]], fetch: VectorFetch, seq: int
-    ) -> IdArray:
+    def replay(self, changes: Sequence[tuple[int, str]], fetch: VectorFetch, seq: int) -> IdArray:
         """Apply changes (record id, op) up to ``seq``; returns the records that moved."""
         touched = _sorted_unique([rid for rid, op in changes if op != "update_meta"])
         if touched.shape[0]:

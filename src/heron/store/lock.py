@@ -100,10 +100,11 @@ class WriterLock:
         self.timeout_s = timeout_s
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self, timeout_s: float | None = None) -> Iterator[None]:
+        """Hold the lock, waiting up to ``timeout_s`` (default: the store's timeout)."""
         fd = self._open()
         try:
-            self._acquire(fd)
+            self._acquire(fd, self.timeout_s if timeout_s is None else timeout_s)
             try:
                 _write_holder(fd)
                 yield
@@ -121,8 +122,8 @@ class WriterLock:
                 hint="fix the store folder's permissions",
             ) from exc
 
-    def _acquire(self, fd: int) -> None:
-        deadline = time.monotonic() + self.timeout_s
+    def _acquire(self, fd: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
         pause = _FIRST_SLEEP_S
         while True:
             try:
@@ -132,15 +133,15 @@ class WriterLock:
                 pass
             left = deadline - time.monotonic()
             if left <= 0:
-                raise self._timeout(fd)
+                raise self._timeout(fd, timeout_s)
             time.sleep(min(pause, left))
             pause = min(pause * 2, _MAX_SLEEP_S)
 
-    def _timeout(self, fd: int) -> StoreLocked:
+    def _timeout(self, fd: int, timeout_s: float) -> StoreLocked:
         holder = LockHolder.from_bytes(os.pread(fd, _MAX_INFO_BYTES, 0))
         who = holder.describe() if holder else "another process"
         return StoreLocked(
-            f"store {self.folder} is being written by {who}; waited {self.timeout_s:g} s",
+            f"store {self.folder} is being written by {who}; waited {timeout_s:g} s",
             hint="wait for it to finish or raise lock_timeout_s "
             "(timeout_s= in open_store, HERON_LOCK_TIMEOUT_S for the CLI)",
             holder=holder,

@@ -244,9 +244,7 @@ def _sample_check(
     size = min(CHECK_SAMPLE, allowed.shape[0])
     sample = np.sort(rng.choice(allowed, size=size, replace=False))
     probe = _exact(index, queries, 1, sample, fetch)
-    kth = np.where(
-        (found.ids >= 0).sum(axis=1) >= want, found.scores[:, max(0, want - 1)], np.inf
-    )
+    kth = np.where((found.ids >= 0).sum(axis=1) >= want, found.scores[:, max(0, want - 1)], np.inf)
     beaten = probe.scores[:, 0] > kth + 1e-6
     if not beaten.any():
         return found

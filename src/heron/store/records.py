@@ -258,6 +258,20 @@ def changes_since(conn: sqlite3.Connection, cid: int, seq: int) -> list[tuple[in
     return [(int(rid), str(op)) for rid, op in rows]
 
 
+def prune_changes(conn: sqlite3.Connection, cid: int, through: int) -> int:
+    """Delete the collection's changes up to ``through`` and record that they are gone,
+    so no index older than ``through`` tries to replay them; returns the rows deleted."""
+    deleted = conn.execute(
+        "DELETE FROM changes WHERE collection_id = ? AND seq <= ?", (cid, through)
+    ).rowcount
+    conn.execute(
+        "INSERT INTO changes_pruned (collection_id, seq) VALUES (?, ?) "
+        "ON CONFLICT (collection_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+        (cid, through),
+    )
+    return int(deleted)
+
+
 def dead_since(conn: sqlite3.Connection, cid: int, seq: int) -> int:
     """Records deleted or given a new vector after ``seq``: what an index file now holds
     as garbage (an upper bound: records added and removed after ``seq`` count too)."""
