@@ -26,6 +26,15 @@ throughput of Chroma's HTTP query endpoint at equal or better p99.
    with the median throughput is reported, with every round's throughput. Heron is
    run as one process and with ``--workers 2``, both with ``--search-queue 128`` so
    64 closed-loop clients never meet a 429.
+3. Overhead (``--overhead``, run on its own). The same closed-loop vector search
+   (``--overhead-clients``, 16) against one ``heron serve`` per variant: plain,
+   ``--access-log`` (text; stdout goes to /dev/null), ``--access-log --log-format
+   json``, and ``--rate-limit`` set so high it never refuses (requests carry no
+   key: one address bucket); interleaved rounds, the median round reported with
+   its cost per request (1 / throughput, all cores together). Because those
+   figures move by more than the middleware costs on a shared machine, each
+   middleware is also timed in process around a no-op ASGI app (median of 7
+   alternated runs of 20,000 calls): microseconds it adds per request.
 
 The load generator is a minimal HTTP/1.1 client on asyncio streams with every
 request body encoded up front (no client library in the hot path), so it costs
@@ -39,6 +48,7 @@ Run::
     .venv/bin/python bench/serve.py --quick                # short runs, for a smoke check
     .venv/bin/python bench/serve.py --skip-ask --skip-chroma
     .venv/bin/python bench/serve.py --skip-sweeps           # only the Chroma comparison
+    .venv/bin/python bench/serve.py --overhead              # cost of --access-log, --rate-limit
 
 Output: markdown tables on stdout and ``bench/results/serve.json``.
 """
@@ -50,6 +60,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -582,6 +593,142 @@ def run_compare(args: argparse.Namespace, texts: list[str], result: dict[str, An
         shutil.rmtree(folder, ignore_errors=True)
 
 
+#: ``heron serve`` flags whose per-request cost ``--overhead`` measures, against none
+OVERHEAD_VARIANTS: dict[str, tuple[str, ...]] = {
+    "plain": (),
+    "--access-log": ("--access-log",),
+    "--access-log --log-format json": ("--access-log", "--log-format", "json"),
+    "--rate-limit (never refusing)": ("--rate-limit", "1e9", "--rate-burst", "1000000000"),
+}
+
+
+def run_overhead(args: argparse.Namespace, texts: list[str], result: dict[str, Any]) -> None:
+    """Closed-loop vector searches against one server per variant, interleaved rounds."""
+    from heron.models.registry import ModelRegistry
+
+    vectors = ModelRegistry().embedder("bundled:minilm").embed_many(texts).tolist()
+    room = ("--search-queue", str(2 * args.overhead_clients))
+    ports: dict[str, int] = {}
+    procs = []
+    try:
+        for name, extra in OVERHEAD_VARIANTS.items():
+            ports[name] = free_port()
+            procs.append(start_heron(args.home, args, ports[name], 1, *room, *extra))
+
+        def body(i: int) -> dict[str, Any]:
+            return {"vector": vectors[i % len(vectors)], "k": args.k, "collection": args.collection}
+
+        requests = {
+            name: encoded(port, "/v1/search", body, len(vectors)) for name, port in ports.items()
+        }
+        for name, port in ports.items():  # warm up: index loaded, inline lane on
+            asyncio.run(closed_loop("127.0.0.1", port, 2, 1.0, requests[name]))
+        names = list(ports)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        print(f"overhead: {args.overhead_clients} clients, vector search", file=sys.stderr)
+        for round_ in range(args.rounds):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                out = asyncio.run(
+                    closed_loop(
+                        "127.0.0.1",
+                        ports[name],
+                        args.overhead_clients,
+                        args.compare_seconds,
+                        requests[name],
+                    )
+                )
+                runs[name].append(out.summary())
+        lanes = {name: search_lanes(port) for name, port in ports.items()}
+    finally:
+        for proc in procs:
+            stop(proc)
+    rows = []
+    for name, summaries in runs.items():
+        ranked = sorted(summaries, key=lambda r: r["throughput_rps"])
+        median = ranked[len(ranked) // 2]
+        rows.append(
+            {
+                "variant": name,
+                "clients": args.overhead_clients,
+                **median,
+                "us_per_request": round(1e6 / max(median["throughput_rps"], 1e-9), 1),
+                "rounds_rps": [round(r["throughput_rps"]) for r in summaries],
+                "search_lanes": lanes[name],
+            }
+        )
+    result["overhead"] = rows
+    result["overhead_in_process_us"] = middleware_costs()
+
+
+def middleware_costs(repeat: int = 7, calls: int = 20_000) -> dict[str, float]:
+    """Microseconds per request each optional middleware adds, in process, around a no-op app.
+
+    The HTTP figures of ``run_overhead`` move by more than these costs between rounds
+    on a shared machine; this isolates them (median of ``repeat`` alternated runs).
+    """
+    import logging
+    import statistics
+
+    from heron.server.access_log import AccessLog
+    from heron.server.metrics import Metrics
+    from heron.server.ratelimit import RateLimit, TokenBuckets
+
+    async def noop(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    logger = logging.getLogger("bench.access")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    logger.addHandler(logging.StreamHandler(sink))
+    state: Any = type("State", (), {"metrics": Metrics(), "keys": None})()
+    apps: dict[str, Any] = {
+        "none": noop,
+        "--access-log": AccessLog(noop, "text", logger),
+        "--access-log --log-format json": AccessLog(noop, "json", logger),
+        "--rate-limit (never refusing)": RateLimit(noop, state, TokenBuckets(1e12, 10**12)),
+    }
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"100")]
+
+    async def timed(app: Any) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            scope = {"type": "http", "method": "POST", "path": "/v1/search", "headers": headers}
+            await app({**scope, "client": ("127.0.0.1", 5555)}, receive, send)
+        return (time.perf_counter() - started) / calls * 1e6
+
+    async def measure() -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(repeat):
+            for name, app in apps.items():
+                found[name].append(await timed(app))
+        return found
+
+    try:
+        found = asyncio.run(measure())
+    finally:
+        sink.close()
+    base = statistics.median(found.pop("none"))
+    return {name: round(statistics.median(v) - base, 2) for name, v in found.items()}
+
+
+def search_lanes(port: int) -> dict[str, int]:
+    """How many searches ran inline and on pool threads (from ``/metrics``)."""
+    raw = f"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(raw.encode())
+        text = b"".join(iter(lambda: sock.recv(65536), b"")).decode()
+    found = re.findall(r'heron_search_lane_total\{lane="(\w+)"\} (\d+)', text)
+    return {lane: int(n) for lane, n in found}
+
+
 def main() -> None:
     go_offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -603,6 +750,12 @@ def main() -> None:
     parser.add_argument("--skip-chroma", action="store_true")
     parser.add_argument("--skip-sweeps", action="store_true", help="only the Chroma comparison")
     parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="only the cost of --access-log and --rate-limit per vector search",
+    )
+    parser.add_argument("--overhead-clients", type=int, default=16)
     args = parser.parse_args()
     if args.quick:
         args.search_seconds, args.ask_seconds, args.compare_seconds = 3.0, 8.0, 2.0
@@ -614,14 +767,18 @@ def main() -> None:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
 
-    if not args.skip_sweeps:
-        run_sweeps(args, texts, result)
-    if not args.skip_chroma:
-        run_compare(args, texts, result)
+    if args.overhead:
+        run_overhead(args, texts, result)
+    else:
+        if not args.skip_sweeps:
+            run_sweeps(args, texts, result)
+        if not args.skip_chroma:
+            run_compare(args, texts, result)
     path = RESULTS_DIR / "serve.json"
     if path.exists():  # a partial run (--skip-…) keeps the other sections of the last one
         earlier = json.loads(path.read_text())
-        for key in ("search", "ask", "compare", "compare_records"):
+        sections = ("search", "ask", "compare", "compare_records", "overhead")
+        for key in (*sections, "overhead_in_process_us"):
             if key not in result and key in earlier:
                 result[key] = earlier[key]
                 result.setdefault("kept_from_earlier_run", []).append(key)
@@ -630,6 +787,10 @@ def main() -> None:
                     "args": earlier.get("args"),
                 }
     write_json(path, result)
+    print_tables(result, args)
+
+
+def print_tables(result: dict[str, Any], args: argparse.Namespace) -> None:
     if "search" in result:
         print(
             "## /v1/search, open loop\n\n"
@@ -639,6 +800,19 @@ def main() -> None:
         print(
             "\n## /v1/ask, open loop\n\n"
             + table([{"endpoint": "/v1/ask", **r} for r in result["ask"]], "endpoint")
+        )
+    if "overhead" in result:
+        print(
+            "\n## overhead per vector search, closed loop\n\n"
+            + table(result["overhead"], "variant")
+            + "\n\n"
+            + "\n".join(
+                f"{r['variant']}: {r['us_per_request']} us/request, rounds {r['rounds_rps']}, "
+                f"searches {r.get('search_lanes')}"
+                for r in result["overhead"]
+            )
+            + "\n\nin process, microseconds added per request: "
+            + json.dumps(result.get("overhead_in_process_us"))
         )
     if "compare" in result:
         print(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.conftest import DOCS, Live, Serve
+from tests.server.conftest import DOCS, Live, Serve, make_home
 
+from heron.server.errors import SlotTimeout, status_of
 from heron.server.fastlane import SearchFastLane
+from heron.server.inline import INLINE_MAX_K, INLINE_MAX_S, InlineLane
 from heron.server.keys import KeyStore
-from heron.server.limits import INLINE_MAX_S, WorkPool
+from heron.server.limits import WorkPool
+from heron.server.schemas import SearchRequest
 from heron.store import open_store
 from heron.testing.fakes import HashEmbedder
 
@@ -36,17 +40,21 @@ def test_fast_and_routed_answers_are_the_same(live: Live) -> None:
     assert hit["id"] == "shlex" and hit["metadata"]["module"] == "shlex"
 
 
-def test_vector_searches_run_inline_once_short_and_stay_correct(live: Live) -> None:
-    pool: WorkPool = live_state(live).search_pool
-    assert not pool.short_jobs()  # the first vector searches run on pool threads
+def test_vector_searches_run_inline_once_warm_and_stay_correct(live: Live) -> None:
+    state = live_state(live)
+    lane: InlineLane = state.inline
     vector = _vector("runs a function at a later time")
     with live.client() as http:
-        found = [http.post("/v1/search", json={"vector": vector, "k": 1}) for _ in range(12)]
-        ids = [[h["id"] for h in f.json()["hits"]] for f in found]
+        first = http.post("/v1/search", json={"vector": vector, "k": 1})
+        assert lane.inline == 0 and lane.pooled == 1  # a collection's first search: a pool thread
+        found = [http.post("/v1/search", json={"vector": vector, "k": 1}) for _ in range(11)]
+        ids = [[h["id"] for h in f.json()["hits"]] for f in [first, *found]]
         metrics = http.get("/metrics").text
     assert ids == [["sched"]] * 12
-    assert pool.short_jobs() and pool.active == 0
+    assert lane.inline > 0 and lane.inline + lane.pooled == 12
+    assert state.search_pool.active == 0
     assert 'heron_requests_total{method="POST",route="/v1/search",status="200"} 12' in metrics
+    assert f'heron_search_lane_total{{lane="inline"}} {lane.inline}' in metrics
 
 
 def test_keys_are_checked_on_the_fast_lane(serve: Serve) -> None:
@@ -109,18 +117,48 @@ def test_a_collection_deleted_and_created_again_is_found_afresh(live: Live) -> N
     assert len(DOCS) > 1
 
 
-def test_slow_short_jobs_go_back_to_pool_threads() -> None:
-    async def main() -> tuple[bool, bool, int]:
-        pool = WorkPool("search", 2, 4)
-        for _ in range(20):
-            await pool.run_inline(lambda: None)
-        fast = pool.short_jobs()
-        await pool.run_inline(time.sleep, 20 * INLINE_MAX_S)
-        slow = pool.short_jobs()
-        pool.shutdown()
-        return fast, slow, pool.active
+def test_the_inline_lane_takes_only_cheap_warm_searches(tmp_path: Path) -> None:
+    home = make_home(tmp_path / "home")
+    lane = InlineLane(home)
+    stamp = lane.stamp()
+    lane.observe("kb", stamp, 0.0001)  # the first search at this stamp loaded the index
+    assert not lane.allows("kb", stamp)
+    for _ in range(3):
+        lane.observe("kb", stamp, 0.0001)
+    assert lane.allows("kb", stamp)
+    with open_store(home) as store:  # a write, as another process would make it
+        store.get_collection("kb").add(["new"], documents=["a new record"])
+    assert lane.stamp() != stamp and not lane.allows("kb", lane.stamp())
+    lane.observe("kb", stamp, 20 * INLINE_MAX_S)  # one slow search demotes the collection
+    assert not lane.allows("kb", stamp)
+    vector = _vector("x")
+    assert lane.may_inline(SearchRequest(vector=vector, k=INLINE_MAX_K))
+    for slow in (
+        SearchRequest(query="x"),
+        SearchRequest(vector=vector, k=INLINE_MAX_K + 1),
+        SearchRequest(vector=vector, where={"module": "shlex"}),
+    ):
+        assert not lane.may_inline(slow)
 
-    assert asyncio.run(main()) == (True, False, 0)
+
+def test_a_pool_slot_wait_past_the_budget_is_a_503() -> None:
+    async def main() -> tuple[str, int]:
+        pool = WorkPool("search", 1, 4)
+        release = threading.Event()
+        busy = asyncio.ensure_future(pool.run(release.wait, 5, timeout_s=5))
+        await asyncio.sleep(0.05)
+        try:
+            await pool.run(lambda: None, timeout_s=0.1)
+        except SlotTimeout as exc:
+            return status_of(exc)[1], exc.retry_after_s
+        finally:
+            release.set()
+            await busy
+            pool.shutdown()
+        raise AssertionError("no timeout")
+
+    kind, retry_after = asyncio.run(main())
+    assert kind == "busy" and retry_after >= 1
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b'{"query": NaN}', b'{"query": "\xff"}'])

@@ -49,7 +49,15 @@ def fuzz_target(tmp_path: Path) -> Iterator[tuple[Live, str]]:
     registry = ModelRegistry()
     app = create_app(
         Settings(home=home, collection="kb", cache=tmp_path / "cache"),
-        ServerSettings(llms=("fake:fuzzed_reply",), embedders=("hash:64",), search_queue=256),
+        ServerSettings(
+            llms=("fake:fuzzed_reply",),
+            embedders=("hash:64",),
+            search_queue=256,
+            # the optional middleware on, so the fuzzed requests pass through it too
+            access_log=True,
+            log_format="json",
+            rate_limit_per_min=1e9,
+        ),
         registry=registry,
     )
     live = start(app, home, registry)

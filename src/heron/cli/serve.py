@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -13,6 +14,13 @@ from heron.errors import ConfigError
 
 if TYPE_CHECKING:
     from heron.server.settings import ServerSettings
+
+
+class LogFormatChoice(enum.StrEnum):
+    """``--log-format`` values."""
+
+    text = "text"
+    json = "json"
 
 
 def serve_command(
@@ -44,10 +52,27 @@ def serve_command(
         "--require-keys/--open-reads",
         help="API keys for reads too (default: only when not bound to loopback)",
     ),
+    access_log: bool = typer.Option(
+        False, "--access-log", help="one line per request on stdout (never bodies or keys)"
+    ),
+    log_format: LogFormatChoice = typer.Option(
+        LogFormatChoice.text, "--log-format", help="access log lines as text or JSON"
+    ),
+    rate_limit: float | None = typer.Option(
+        None,
+        "--rate-limit",
+        min=0,
+        help="requests a minute per API key, or per address without one "
+        "(default: off on loopback, 600 otherwise; 0: off)",
+    ),
+    rate_burst: int | None = typer.Option(
+        None, "--rate-burst", min=1, help="requests allowed at once (default: a minute's worth)"
+    ),
 ) -> None:
     """Serve the HTTP API, the OpenAI-compatible endpoints and the web page."""
     import uvicorn
 
+    from heron.server.access_log import configure_access_log
     from heron.server.app import ENV_CONFIG, config_env, create_app, limit_blas_threads
     from heron.server.keys import KeyStore
     from heron.server.settings import ServerSettings
@@ -67,6 +92,10 @@ def serve_command(
         request_timeout_s=timeout,
         cors_origins=tuple(cors_origin or ()),
         require_keys=require_keys,
+        access_log=access_log,
+        log_format=log_format.value,
+        rate_limit_per_min=rate_limit,
+        rate_limit_burst=rate_burst,
     )
     keys = KeyStore(st.settings.home)
     has_keys = any(not k.revoked for k in keys.list())
@@ -79,6 +108,8 @@ def serve_command(
     )
     grace = int(server.shutdown_grace_s)
     limit_blas_threads()
+    if access_log:
+        configure_access_log()
     if workers > 1:
         if port == 0:
             raise ConfigError("--workers needs a fixed --port", hint="pass e.g. --port 8000")
@@ -90,6 +121,7 @@ def serve_command(
             host=host,
             port=port,
             timeout_graceful_shutdown=grace,
+            access_log=False,
         )
         return
     st.close()  # the app opens its own store
@@ -98,6 +130,7 @@ def serve_command(
         host=host,
         port=port,
         timeout_graceful_shutdown=grace,
+        access_log=False,
     )
 
 
@@ -105,7 +138,9 @@ def _announce(
     say: Callable[..., None], server: ServerSettings, default_collection: str, has_keys: bool
 ) -> None:
     mode = "on for every request" if server.keys_for_everything else "on for writes (reads open)"
+    rate = server.rate_per_min
+    limit = f"{rate:g}/min per key, burst {server.rate_burst}" if rate else "off"
     say(f"Heron serving {server.url} (web page at /, API schema at /openapi.json)")
-    say(f"collection {server.collection or default_collection}; auth: {mode}")
+    say(f"collection {server.collection or default_collection}; auth: {mode}; rate limit: {limit}")
     if not has_keys:
         say("no API keys yet: create one with `heron keys create --scope write`")

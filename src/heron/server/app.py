@@ -30,13 +30,16 @@ from heron.config import Settings
 from heron.errors import HeronError
 from heron.models.registry import ModelRegistry
 from heron.rag.traces import TraceSink
+from heron.server.access_log import AccessLog, configure_access_log
 from heron.server.errors import error_body, scrub, status_of
 from heron.server.fastlane import SearchFastLane, error_headers
 from heron.server.feedback import FeedbackStore
+from heron.server.inline import InlineLane
 from heron.server.keys import KeyStore
 from heron.server.limits import BodyLimit, ShedLoad, WorkPool
 from heron.server.metrics import MetricsMiddleware
 from heron.server.models import ServedModels
+from heron.server.ratelimit import RateLimit, TokenBuckets
 from heron.server.routes import collections, feedback, health, openai, rag, tasks, ui
 from heron.server.settings import ServerSettings
 from heron.server.state import ServerState
@@ -70,6 +73,7 @@ def build_state(
         traces=TraceSink(settings.home),
         generate_pool=WorkPool("generate", server.generate_concurrency, server.generate_queue),
         search_pool=WorkPool("search", server.search_concurrency, server.search_queue),
+        inline=InlineLane(store.path),
     )
 
 
@@ -85,8 +89,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if not server.access_log:
-            quiet_access_log()
+        quiet_access_log()  # uvicorn's; ``--access-log`` turns on Heron's own (AccessLog)
         yield
         state.close()  # uvicorn has let in-flight requests finish by now
 
@@ -112,7 +115,12 @@ def create_app(
     app.add_middleware(CatchAll)
     app.add_middleware(BodyLimit, max_bytes=server.max_body_bytes)
     app.add_middleware(ShedLoad, routes=_shed_routes(state))
+    if server.rate_per_min > 0:
+        buckets = TokenBuckets(server.rate_per_min, server.rate_burst)
+        app.add_middleware(RateLimit, state=state, buckets=buckets)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics)
+    if server.access_log:  # outermost: sees every answer, refusals at the door included
+        app.add_middleware(AccessLog, fmt=server.log_format)
     return app
 
 
@@ -245,9 +253,10 @@ def app_from_env() -> FastAPI:
     """Factory for uvicorn worker processes: settings come as JSON in ``HERON_SERVE_CONFIG``."""
     limit_blas_threads()
     data = json.loads(os.environ[ENV_CONFIG])
-    return create_app(
-        Settings.model_validate(data["settings"]), ServerSettings.model_validate(data["server"])
-    )
+    server = ServerSettings.model_validate(data["server"])
+    if server.access_log:
+        configure_access_log()
+    return create_app(Settings.model_validate(data["settings"]), server)
 
 
 def config_env(settings: Settings, server: ServerSettings) -> str:

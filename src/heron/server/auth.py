@@ -11,17 +11,21 @@ Keys come as ``Authorization: Bearer KEY`` (what OpenAI clients send) or
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from heron.server.errors import Forbidden, Unauthorized
-from heron.server.keys import Scope, allows
+from heron.server.keys import Scope, allows, key_id
 from heron.server.state import ServerState, StateDep
 
 _bearer = HTTPBearer(auto_error=False, description="an API key from `heron keys create`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+#: where a request's verified key id is kept (in ``scope["state"]``), for the access log
+KEY_ID = "heron_key_id"
+_VERIFIED = "heron_verified_key"
 
 _CREATE = (
     "create one with `heron keys create --scope {scope}` and send it as 'Authorization: Bearer KEY'"
@@ -38,17 +42,38 @@ def require(scope: Scope) -> Callable[..., Awaitable[None]]:
         state: StateDep,
     ) -> None:
         key = bearer.credentials if bearer is not None else header
-        granted = authorize(state, scope, key)
+        granted = authorize(state, scope, key, request.scope.setdefault("state", {}))
         if granted is not None:
             request.state.scope = granted
 
     return check
 
 
-def authorize(state: ServerState, scope: Scope, key: str | None) -> str | None:
+def verified_scope(state: ServerState, key: str, memo: dict[str, Any]) -> str | None:
+    """``state.keys.verify(key)``, once per request: the result is kept in ``memo``.
+
+    ``memo`` is the request's ``scope["state"]``; the rate limit may have verified
+    the key before the route does. A valid key's id goes to ``memo["key_id"]``
+    (for the access log); the key itself is never written anywhere.
+    """
+    seen = memo.get(_VERIFIED)
+    if seen is not None and seen[0] == key:  # the same request's own key
+        granted: str | None = seen[1]
+        return granted
+    granted = state.keys.verify(key)
+    memo[_VERIFIED] = (key, granted)
+    if granted is not None:
+        memo[KEY_ID] = key_id(key)
+    return granted
+
+
+def authorize(
+    state: ServerState, scope: Scope, key: str | None, memo: dict[str, Any] | None = None
+) -> str | None:
     """The scope ``key`` grants if it allows ``scope`` (None: no key, none needed).
 
     Raises ``Unauthorized`` (missing, unknown or revoked key) or ``Forbidden``.
+    ``memo`` (the request's ``scope["state"]``) saves verifying a key twice.
     """
     needed = scope != "read" or state.server.keys_for_everything
     if key is None:
@@ -58,7 +83,7 @@ def authorize(state: ServerState, scope: Scope, key: str | None) -> str | None:
                 hint=_CREATE.format(scope=scope),
             )
         return None
-    granted = state.keys.verify(key)
+    granted = verified_scope(state, key, {} if memo is None else memo)
     if granted is None:
         raise Unauthorized(
             "the API key is not valid (unknown or revoked)", hint=_CREATE.format(scope=scope)

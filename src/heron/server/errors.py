@@ -51,6 +51,22 @@ class Overloaded(HeronError):
         self.retry_after_s = retry_after_s
 
 
+class SlotTimeout(HeronTimeout):
+    """No work slot came free within the request's time budget (nothing ran)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
+class RateLimited(HeronError):
+    """The API key (or client address) sent more requests than its rate allows."""
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after_s: int = 1) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 #: Most specific first: the first class an error is an instance of decides.
 STATUS: tuple[tuple[type[HeronError], int, str], ...] = (
     (Unauthorized, 401, "unauthorized"),
@@ -59,7 +75,9 @@ STATUS: tuple[tuple[type[HeronError], int, str], ...] = (
     (CollectionNotFound, 404, "collection_not_found"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (Overloaded, 429, "overloaded"),
+    (RateLimited, 429, "rate_limited"),
     (StoreLocked, 503, "store_locked"),
+    (SlotTimeout, 503, "busy"),
     (DimensionMismatch, 422, "dimension_mismatch"),
     (FilterError, 400, "filter_error"),
     (InputError, 400, "input_error"),

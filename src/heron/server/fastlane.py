@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heron.errors import HeronError
 from heron.server.auth import authorize, request_key
-from heron.server.errors import Overloaded, error_body, scrub, status_of
+from heron.server.errors import error_body, scrub, status_of
 from heron.server.schemas import SearchRequest
 from heron.server.state import ServerState
 
@@ -71,12 +71,13 @@ ROUTE = _RouteLabel()
 def error_headers(exc: HeronError, status: int) -> dict[str, str]:
     """The headers an error response carries (shared with the app's exception handler)."""
     headers: dict[str, str] = {}
-    if isinstance(exc, Overloaded):
-        headers["Retry-After"] = str(exc.retry_after_s)
+    retry_after = getattr(exc, "retry_after_s", None)  # Overloaded, RateLimited, SlotTimeout
+    if isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    elif status == 503:
+        headers["Retry-After"] = "1"
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if status == 503:
-        headers["Retry-After"] = "1"
     return headers
 
 
@@ -125,7 +126,8 @@ class SearchFastLane:
         if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             return None
         try:
-            granted = authorize(self.state, "read", request_key(headers))
+            memo = scope.setdefault("state", {})
+            granted = authorize(self.state, "read", request_key(headers), memo)
             data = loads(body)
             if not isinstance(data, dict):
                 return None
@@ -133,7 +135,7 @@ class SearchFastLane:
         except (HeronError, ValidationError, ValueError, TypeError):
             return None
         if granted is not None:
-            scope.setdefault("state", {})["scope"] = granted
+            memo["scope"] = granted
         return request
 
 

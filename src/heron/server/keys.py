@@ -57,6 +57,11 @@ class KeyInfo:
         return asdict(self)
 
 
+def key_id(key: str) -> str:
+    """The public id part of ``hk_<id>_<secret>`` (safe to log; the secret is not)."""
+    return key.split("_", 2)[1] if key.count("_") >= 2 else ""
+
+
 def _digest(salt: bytes, secret: str) -> bytes:
     return hashlib.sha256(salt + secret.encode("utf-8")).digest()
 

@@ -5,9 +5,10 @@ A ``WorkPool`` runs blocking model/store work on its own threads: at most
 with ``Overloaded`` (HTTP 429 + ``Retry-After``) instead of piling up latency.
 A job's slot is freed when its thread finishes, not when the request gives up
 (a timed-out request gets 504 but the slot stays taken until the model stops),
-so the bound holds for the work actually running. Jobs known to be very short
-(vector searches, while they average under ``INLINE_MAX_S``) may run on the
-event loop itself with ``run_inline``, under the same slots.
+so the bound holds for the work actually running. The per-request budget covers
+the wait for a slot too (503 when it runs out there, 504 once the job runs).
+Jobs known to be very short (see ``heron.server.inline``) may run on the event
+loop itself with ``run_inline``, under the same slots.
 
 ``BodyLimit`` is a pure ASGI middleware: a declared ``Content-Length`` over the
 cap gets 413 before any byte is read; a chunked body is counted as it arrives.
@@ -27,12 +28,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from heron.errors import HeronTimeout
-from heron.server.errors import Overloaded, error_body
+from heron.server.errors import Overloaded, SlotTimeout, error_body
 
 T = TypeVar("T")
-
-#: a short job runs on the event loop itself while short jobs average at most this
-INLINE_MAX_S = 0.002
 
 
 class WorkPool:
@@ -49,9 +47,6 @@ class WorkPool:
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix=f"heron-{name}")
         #: moving average of job seconds, for Retry-After
         self._mean_s = 0.5
-        #: moving average of "short" jobs' seconds (vector searches), starting high so
-        #: the first ones (which may load an index) run on pool threads
-        self._short_mean_s = 4 * INLINE_MAX_S
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._sem is None:  # bound to the running loop on first use
@@ -86,13 +81,13 @@ class WorkPool:
             self.waiting -= 1
         self.active += 1
 
-    def start(self, fn: Callable[..., T], *args: Any, short: bool = False) -> Future[T]:
+    def start(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Run ``fn`` on a pool thread; call only after ``acquire``; frees the slot at the end."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
 
         def finished(_: Future[T]) -> None:
-            loop.call_soon_threadsafe(self._release, time.perf_counter() - started, short)
+            loop.call_soon_threadsafe(self._release, time.perf_counter() - started)
 
         try:
             future = self._executor.submit(fn, *args)
@@ -102,51 +97,59 @@ class WorkPool:
         future.add_done_callback(finished)
         return future
 
-    def _release(self, seconds: float, short: bool = False) -> None:
+    def _release(self, seconds: float) -> None:
         self._mean_s = 0.8 * self._mean_s + 0.2 * seconds
-        if short:
-            self._short_mean_s = 0.8 * self._short_mean_s + 0.2 * seconds
         self.active -= 1
         self._semaphore().release()
 
-    async def run(
-        self, fn: Callable[..., T], *args: Any, timeout_s: float, short: bool = False
-    ) -> T:
-        """Acquire a slot, run ``fn`` there and wait at most ``timeout_s`` for it.
+    async def run(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        """Acquire a slot, run ``fn`` there; the whole request waits at most ``timeout_s``.
 
-        ``short`` marks a job of the kind ``run_inline`` may take (its time feeds
-        ``short_jobs``).
+        Waiting for a slot past the budget raises ``SlotTimeout`` (503: nothing ran,
+        retry), running past it ``HeronTimeout`` (504); the job itself runs on.
         """
-        await self.acquire()
-        future = self.start(fn, *args, short=short)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        await self.acquire_within(timeout_s, deadline)
+        future = self.start(fn, *args)
         try:
-            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout_s)
+            async with asyncio.timeout_at(deadline):
+                return await asyncio.shield(asyncio.wrap_future(future))
         except TimeoutError as exc:
             raise HeronTimeout(
                 f"the request took longer than {timeout_s:g} s",
                 hint="retry later, ask for less (k, max_tokens), or raise --timeout",
             ) from exc
 
-    def short_jobs(self) -> bool:
-        """Whether short jobs lately took at most ``INLINE_MAX_S`` (then run them inline)."""
-        return self._short_mean_s <= INLINE_MAX_S
+    async def acquire_within(self, timeout_s: float, deadline: float | None = None) -> None:
+        """``acquire``, but ``SlotTimeout`` (503) if no slot comes free within ``timeout_s``."""
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + timeout_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.acquire()
+        except TimeoutError as exc:
+            raise SlotTimeout(
+                f"no {self.name} slot came free within {timeout_s:g} s",
+                hint="retry after the number of seconds in Retry-After",
+                retry_after_s=self.retry_after_s(),
+            ) from exc
 
-    async def run_inline(self, fn: Callable[..., T], *args: Any) -> T:
-        """Acquire a slot and run a short ``fn`` on the event loop's own thread.
+    async def run_inline(self, fn: Callable[..., T], *args: Any, timeout_s: float) -> T:
+        """Acquire a slot (waiting at most ``timeout_s``) and run a short ``fn`` on the loop.
 
         For jobs that take well under a millisecond (an exact vector search over a
         few thousand records), handing them to a pool thread and back costs more
         than the job, and the pool threads and the event loop then contend for the
-        GIL. The slot counts as any other (429s, ``/metrics``); there is no
-        timeout, so callers use it only while ``short_jobs()`` holds: a job that
-        turns out slow raises the average, and the next ones go to pool threads.
+        GIL. The slot counts as any other (429s, 503s, ``/metrics``). Nothing can
+        stop a job once it runs on the event loop, so callers decide beforehand
+        which jobs are short (``heron.server.inline.InlineLane``).
         """
-        await self.acquire()
+        await self.acquire_within(timeout_s)
         started = time.perf_counter()
         try:
             return fn(*args)
         finally:
-            self._release(time.perf_counter() - started, short=True)
+            self._release(time.perf_counter() - started)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -170,7 +173,7 @@ class ShedLoad:
             pool = next((p for prefix, p in self.routes if path.startswith(prefix)), None)
             if pool is not None and pool.full():
                 error = pool.overloaded()
-                await _send_json(
+                await send_json(
                     send,
                     429,
                     error_body(str(error), "overloaded", 429),
@@ -180,7 +183,7 @@ class ShedLoad:
         await self.app(scope, receive, send)
 
 
-async def _send_json(
+async def send_json(
     send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]]
 ) -> None:
     body = json.dumps(payload).encode()
@@ -231,4 +234,4 @@ class BodyLimit:
 
     async def _refuse(self, send: Send) -> None:
         payload = error_body(self._message(), "payload_too_large", 413)
-        await _send_json(send, 413, payload, [(b"connection", b"close")])
+        await send_json(send, 413, payload, [(b"connection", b"close")])

@@ -29,6 +29,8 @@ class Metrics:
         self.latency_counts: dict[str, list[int]] = {}
         self.latency_sums: dict[str, float] = defaultdict(float)
         self.tokens: dict[str, int] = defaultdict(int)
+        #: requests refused by the per-key rate limit, by what they were counted against
+        self.rate_limited: dict[str, int] = {"key": 0, "address": 0}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -43,11 +45,30 @@ class Metrics:
             self.tokens["prompt"] += prompt
             self.tokens["completion"] += completion
 
-    def render(self, pools: Iterable[WorkPool]) -> str:
+    def count_rate_limited(self, kind: str) -> None:
         with self._lock:
-            lines = [*self._request_lines(), *self._latency_lines(), *self._token_lines()]
+            self.rate_limited[kind] = self.rate_limited.get(kind, 0) + 1
+
+    def render(self, pools: Iterable[WorkPool], extra: Iterable[str] = ()) -> str:
+        with self._lock:
+            lines = [
+                *self._request_lines(),
+                *self._latency_lines(),
+                *self._token_lines(),
+                *self._rate_lines(),
+            ]
         lines += _pool_lines(list(pools))
+        lines += extra
         return "\n".join(lines) + "\n"
+
+    def _rate_lines(self) -> list[str]:
+        name = "heron_rate_limited_total"
+        lines = [
+            f"# HELP {name} Requests refused with 429 by the rate limit (per key or address).",
+            f"# TYPE {name} counter",
+        ]
+        lines += [_sample(name, n, by=kind) for kind, n in sorted(self.rate_limited.items())]
+        return lines
 
     def _request_lines(self) -> list[str]:
         lines = [

@@ -8,6 +8,9 @@ collection, timeouts) comes from ``heron.config.Settings``. Both are passed to
 
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from heron.models.openai_compat import is_loopback
@@ -19,6 +22,8 @@ MAX_TOKENS = 1_024
 MAX_BATCH = 256
 MAX_DOCUMENT_CHARS = 100_000
 MAX_COMMENT_CHARS = 2_000
+#: the per-key rate limit when bound to a non-loopback address and none is set
+DEFAULT_RATE_PER_MIN = 600.0
 
 
 class ServerSettings(BaseModel):
@@ -52,9 +57,16 @@ class ServerSettings(BaseModel):
     require_keys: bool | None = None
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     workers: int = Field(default=1, ge=1)
-    #: uvicorn's per-request access log line (off by default: one formatted log line
-    #: per request on the hot path; requests are still counted and timed in /metrics)
+    #: one line per request on the ``heron.access`` logger (off by default: a formatted
+    #: line per request on the hot path; requests are still counted in /metrics)
     access_log: bool = False
+    #: the access log's line format
+    log_format: Literal["text", "json"] = "text"
+    #: requests per minute per API key (per client address without one); None: off on
+    #: loopback, ``DEFAULT_RATE_PER_MIN`` otherwise; 0: off
+    rate_limit_per_min: float | None = Field(default=None, ge=0)
+    #: requests a client may send at once before the rate applies (None: a minute's worth)
+    rate_limit_burst: int | None = Field(default=None, ge=1)
 
     @property
     def keys_for_everything(self) -> bool:
@@ -62,6 +74,20 @@ class ServerSettings(BaseModel):
         if self.require_keys is not None:
             return self.require_keys
         return not is_loopback(self.host)
+
+    @property
+    def rate_per_min(self) -> float:
+        """The effective rate limit per key or client address (0: off)."""
+        if self.rate_limit_per_min is not None:
+            return self.rate_limit_per_min
+        return 0.0 if is_loopback(self.host) else DEFAULT_RATE_PER_MIN
+
+    @property
+    def rate_burst(self) -> int:
+        """The effective bucket size (at least one request)."""
+        if self.rate_limit_burst is not None:
+            return self.rate_limit_burst
+        return max(1, math.ceil(self.rate_per_min))
 
     @property
     def url(self) -> str:

@@ -17,6 +17,7 @@ from heron.config import Settings
 from heron.models.registry import ModelRegistry
 from heron.rag.traces import TraceSink
 from heron.server.feedback import FeedbackStore
+from heron.server.inline import InlineLane
 from heron.server.keys import KeyStore
 from heron.server.limits import WorkPool
 from heron.server.metrics import Metrics
@@ -41,6 +42,7 @@ class ServerState:
     traces: TraceSink
     generate_pool: WorkPool
     search_pool: WorkPool
+    inline: InlineLane
     metrics: Metrics = field(default_factory=Metrics)
     #: built on first use by the tasks route (holds loaded ``hf:`` task models)
     task_models: TaskModels | None = None

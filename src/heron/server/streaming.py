@@ -42,9 +42,9 @@ class ThreadStream(Generic[T]):
         self._queue: asyncio.Queue[T | BaseException | _End] = asyncio.Queue()
         self.cancel = threading.Event()
 
-    async def start(self) -> None:
-        """Take a pool slot (429 when full) and start the worker."""
-        await self._pool.acquire()
+    async def start(self, timeout_s: float) -> None:
+        """Take a pool slot (429 when full, 503 after ``timeout_s``) and start the worker."""
+        await self._pool.acquire_within(timeout_s)
         loop = asyncio.get_running_loop()
         self._pool.start(self._work, loop)
 

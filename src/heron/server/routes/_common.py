@@ -20,9 +20,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {**_ERROR, "description": "the store refused the operation (e.g. the id exists)"},
     413: {**_ERROR, "description": "request body too large"},
     422: {**_ERROR, "description": "the body does not match the schema or a cap"},
-    429: {**_ERROR, "description": "overloaded; retry after Retry-After seconds"},
+    429: {
+        **_ERROR,
+        "description": "overloaded, or over the API key's rate limit; "
+        "retry after Retry-After seconds",
+    },
     502: {**_ERROR, "description": "the model failed"},
-    503: {**_ERROR, "description": "the store is locked by another writer"},
+    503: {
+        **_ERROR,
+        "description": "the store is locked by another writer, or no work slot came "
+        "free within the time budget; retry after Retry-After seconds",
+    },
     504: {**_ERROR, "description": "the request ran past its time budget"},
 }
 

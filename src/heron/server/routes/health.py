@@ -32,5 +32,6 @@ async def healthz(state: StateDep) -> Health:
 async def metrics(state: StateDep) -> PlainTextResponse:
     """Request counts, latencies, errors, tokens and queue depth (Prometheus 0.0.4)."""
     return PlainTextResponse(
-        state.metrics.render(state.pools), media_type="text/plain; version=0.0.4"
+        state.metrics.render(state.pools, state.inline.metric_lines()),
+        media_type="text/plain; version=0.0.4",
     )

@@ -202,7 +202,7 @@ async def _chat_stream(
         state.metrics.count_tokens(0, count)
 
     stream: ThreadStream[str] = ThreadStream(state.generate_pool, pieces)
-    await stream.start()
+    await stream.start(state.server.request_timeout_s)
     chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
     return EventStreamResponse(_chunks(stream, chunk_id, spec, state))
 

@@ -10,6 +10,7 @@ HTTP errors.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -51,7 +52,10 @@ async def search(body: SearchRequest, state: StateDep) -> Response:
 
 
 async def search_payload(body: SearchRequest, state: ServerState) -> dict[str, Any]:
-    """The search response body, computed in the bounded search pool."""
+    """The search response body, computed under the search pool's slots.
+
+    On a pool thread with the per-request timeout, or on the event loop when
+    ``state.inline`` predicts a cheap search (see ``heron.server.inline``)."""
     name = body.collection or state.default_collection
 
     def find(collection: Collection) -> list[Hit]:
@@ -68,11 +72,20 @@ async def search_payload(body: SearchRequest, state: ServerState) -> dict[str, A
             hits = find(state.collection(name))
         return {"collection": name, "hits": [h.to_dict() for h in hits]}
 
-    if body.vector is not None and state.search_pool.short_jobs():
-        return await state.search_pool.run_inline(run)
-    return await state.search_pool.run(
-        run, timeout_s=state.server.request_timeout_s, short=body.vector is not None
-    )
+    pool, lane, timeout_s = state.search_pool, state.inline, state.server.request_timeout_s
+    if not lane.may_inline(body):
+        return await pool.run(run, timeout_s=timeout_s)
+    stamp = lane.stamp()
+
+    def measured() -> dict[str, Any]:
+        started = time.perf_counter()
+        payload = run()
+        lane.observe(name, stamp, time.perf_counter() - started)
+        return payload
+
+    if lane.allows(name, stamp):  # predicted cheap: no thread hop (and no timeout)
+        return await pool.run_inline(measured, timeout_s=timeout_s)
+    return await pool.run(measured, timeout_s=timeout_s)
 
 
 @router.post("/ask", response_model=AskResponse, responses=_SSE_DOC)
@@ -124,7 +137,7 @@ async def _stream(body: AskRequest, state: ServerState) -> EventStreamResponse:
             yield event
 
     stream: ThreadStream[AskEvent] = ThreadStream(state.generate_pool, events)
-    await stream.start()
+    await stream.start(state.server.request_timeout_s)
     try:  # errors before the first event are plain HTTP errors
         first = await stream.next(state.server.request_timeout_s)
     except TimeoutError as exc:
