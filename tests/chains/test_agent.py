@@ -220,3 +220,74 @@ def test_a_failing_model_is_traced_then_raised(tmp_path: Path) -> None:
         ReActAgent(ScriptedLLM(broken), [CalculatorTool()]).run("x", traces=traces)
     (run,) = list(traces.runs())
     assert run["status"] == "error" and "fell over" in run["root"]["error"]
+
+
+# -- the time budget reaches the model as its deadline ---------------------------------
+def test_each_model_call_gets_the_budget_left_and_is_stopped_at_its_end() -> None:
+    from heron.testing.fakes import FakeClock
+
+    clock = FakeClock()
+    first = call("calculator", expression="2 + 2")  # 7 words: 7 fake seconds
+    llm = ScriptedLLM(
+        [first, "thinking " * 100], seconds_per_token=1.0, clock=clock, sleep=clock.sleep
+    )
+    agent = ReActAgent(llm, [CalculatorTool()], time_budget_s=10, clock=clock)
+    result = agent.run("What is 2 + 2?")
+    assert [o.max_time_s for o in llm.options] == [10, 3]
+    assert clock.now == 10  # the second call stopped itself exactly at the budget's end
+    assert result.status == "time_budget" and "stopped at the end" in result.message
+    assert [s.tool for s in result.steps] == ["calculator"]
+    step2 = result.trace.children[-1]
+    assert step2.name == "step 2" and "HeronTimeout" in (step2.error or "")
+    assert step2.completion_tokens > 0  # what the cut reply cost is still counted
+
+
+def test_a_shorter_per_call_limit_cuts_one_reply_but_not_the_run() -> None:
+    from heron.models.base import GenerateOptions
+    from heron.testing.fakes import FakeClock
+
+    clock = FakeClock()
+    llm = ScriptedLLM(
+        ["rambling " * 50, final("4")], seconds_per_token=1.0, clock=clock, sleep=clock.sleep
+    )
+    agent = ReActAgent(
+        llm, [CalculatorTool()], time_budget_s=100, clock=clock,
+        options=GenerateOptions(max_tokens=64, max_time_s=10),
+    )  # fmt: skip
+    result = agent.run("What is 2 + 2?")
+    assert [o.max_time_s for o in llm.options] == [10, 10]
+    assert clock.now == 15  # the ramble cut at 10 s, then a 5-word final answer
+    assert (result.status, result.answer, result.invalid_calls) == ("answered", "4", 1)
+
+
+def test_a_slow_model_is_stopped_not_abandoned_when_the_budget_ends() -> None:
+    llm = ScriptedLLM(["word " * 1000], seconds_per_token=0.01)  # 10 s per reply
+    agent = ReActAgent(llm, [CalculatorTool()], time_budget_s=0.3)
+    start = time.monotonic()
+    result = agent.run("go")
+    assert time.monotonic() - start < 5
+    assert result.status == "time_budget" and "stopped" in result.message
+    assert llm.active == 0  # the generation ended itself; no thread is left running it
+
+
+@pytest.mark.slow
+def test_smollm2_agent_run_ends_near_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heron.chains.agents import react
+    from heron.models.llamacpp import LlamaCppLLM
+    from heron.models.registry import ModelRegistry
+
+    # a long grace, so that only llama.cpp itself can end the call, however loaded the
+    # machine is (its prompt evaluation, which cannot be interrupted, comes first)
+    monkeypatch.setattr(react, "MODEL_GRACE_S", 20.0)
+    llm = ModelRegistry(options={"threads": 1}).llm("bundled:smollm2")
+    assert isinstance(llm, LlamaCppLLM)
+    llm.generate("hi")  # load the model outside the budget
+    agent = ReActAgent(llm, [CalculatorTool()], time_budget_s=0.3)
+    start = time.monotonic()
+    result = agent.run("Write the numbers from 1 to 500 with the calculator, one at a time.")
+    elapsed = time.monotonic() - start
+    assert result.status == "time_budget"
+    assert "stopped at the end of the time budget" in result.message  # not abandoned
+    assert elapsed < 0.3 + 15  # typically ~0.03 s over (docs/chains.md, Measured)
+    assert llm._lock.acquire(timeout=1)  # the model is free again: nothing still generates
+    llm._lock.release()

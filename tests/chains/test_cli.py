@@ -207,3 +207,39 @@ def test_agent_search_and_table_tools_from_the_cli(heron, tmp_path: Path) -> Non
         "agent", "q", "--tools", "table", "--table", str(table), "--llm", f"fake:{reply}", "--json"
     )
     assert json.loads(out)["steps"][0]["observation"] == "mean of a: 2.00"
+
+
+TASK_CHAIN = """
+name = "tasks"
+inputs = ["text"]
+llm = "fake:positive"
+
+[[steps]]
+name = "mood"
+type = "task"
+task = "sentiment"
+input = "text"
+output = "mood"
+"""
+
+
+def test_trace_show_displays_the_tokens_of_task_steps(heron, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "tasks.toml"
+    path.write_text(TASK_CHAIN)
+    code, out, err = heron("chain", "run", str(path), "-i", "text=I love it", "--json")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    code, out, _ = heron("trace", "show", run_id, "--json")
+    record = json.loads(out)
+    (span,) = record["root"]["children"]
+    assert span["kind"] == "task" and span["prompt_tokens"] > 0 and span["completion_tokens"] > 0
+    code, out, _ = heron("trace", "show", run_id, "--prompts")
+    tokens = f"tokens {span['prompt_tokens']}+{span['completion_tokens']}"
+    (line,) = [line for line in out.splitlines() if "mood (task)" in line]
+    assert tokens in line
+    (total,) = [line for line in out.splitlines() if "total" in line]
+    assert f"tokens {record['prompt_tokens']}+{record['completion_tokens']}" in total
+    assert "I love it" in out  # the task's prompt
+    code, out, _ = heron("trace", "list", "--json")
+    (row,) = json.loads(out)
+    assert row["tokens"] == record["prompt_tokens"] + record["completion_tokens"] > 0

@@ -115,3 +115,23 @@ def test_reading_files(tmp_path: Path) -> None:
     bad.write_text("name = ")
     with pytest.raises(ConfigError, match="fix the TOML"):
         read_chain_file(bad)
+
+
+def test_max_time_s_of_a_step_reaches_the_model_as_its_deadline() -> None:
+    from heron.testing.fakes import FakeClock
+
+    clock = FakeClock()
+    slow = ScriptedLLM(["a b c d e f"], seconds_per_token=1.0, clock=clock, sleep=clock.sleep)
+    builder = ChainBuilder(lambda spec: slow, lambda name, k: None, "slow")
+    chain = builder.chain(
+        {
+            "inputs": ["text"],
+            "steps": [
+                {"name": "p", "type": "prompt", "template": "{text}", "max_time_s": 2.5},
+                {"name": "q", "type": "prompt", "template": "{p}", "output": "q"},
+            ],
+        }
+    )
+    result = chain.invoke(text="go")
+    assert [o.max_time_s for o in slow.options] == [2.5, None]
+    assert result.outputs["p"] == "a b c"  # cut at the first word past 2.5 s

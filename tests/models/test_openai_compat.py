@@ -97,6 +97,19 @@ def test_streaming_yields_pieces_that_join_to_generate(remote: OpenAICompatLLM) 
     assert "".join(pieces) == remote.generate("Count from 1 to 10.", GREEDY).text
 
 
+def test_a_deadline_ends_a_long_generation_on_the_real_server(remote: OpenAICompatLLM) -> None:
+    # 1,500 tokens take the server (one thread) ~15 s; the call must end near 1 s. (How
+    # many tokens arrive first depends on the machine's load: a fresh server needs
+    # seconds before its first token, so the text may even be empty.)
+    prompt = "Write a very long story about a dragon, with many chapters."
+    start = time.monotonic()
+    cut = remote.generate(prompt, GenerateOptions(max_tokens=1500, max_time_s=1.0))
+    assert time.monotonic() - start < 8
+    assert cut.finish_reason == "time" and cut.completion_tokens < 500
+    # the server is free again: a short request is answered at once
+    assert remote.generate("Say hi.", GREEDY.model_copy(update={"max_time_s": 30})).text
+
+
 def test_stop_is_applied_by_the_server(remote: OpenAICompatLLM) -> None:
     full = remote.generate("Count from 1 to 10.", GREEDY).text
     assert "3" in full

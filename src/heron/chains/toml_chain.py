@@ -48,7 +48,7 @@ LlmFor = Callable[[str], LLM]
 SourceFor = Callable[[str, int], Any]
 
 _COMMON = {"name", "type"}
-_DECODING = {"max_tokens", "temperature", "llm", "system"}
+_DECODING = {"max_tokens", "temperature", "max_time_s", "llm", "system"}
 ALLOWED: dict[str, set[str]] = {
     "prompt": _COMMON | _DECODING | {"template", "output"},
     "label": _COMMON | _DECODING | {"template", "output", "labels", "default"},
@@ -120,9 +120,11 @@ class ChainBuilder:
         return self.llm_for(str(table.get("llm", self.default_llm)))
 
     def _options(self, table: Mapping[str, Any]) -> GenerateOptions:
+        max_time_s = table.get("max_time_s")
         return GenerateOptions(
             max_tokens=int(table.get("max_tokens", 256)),
             temperature=float(table.get("temperature", 0.0)),
+            max_time_s=None if max_time_s is None else float(max_time_s),
         )
 
     def _required(self, table: Mapping[str, Any], key: str, where: str) -> Any:

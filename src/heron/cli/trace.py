@@ -89,7 +89,7 @@ def show_command(
         return
     title = f"[bold]{escape(str(run.get('name')))}[/bold] ({run['kind']}, {run.get('status')})"
     tree = Tree(f"{title}  [dim]{run['request_id']}[/dim]")
-    add_span(tree, run["root"], prompts, top=True)
+    add_span(tree, run["root"], prompts, top=True, totals=run)
     st.console.print(tree)
 
 
@@ -99,10 +99,18 @@ def _short(value: Any) -> str:
     return escape(text[:SHOWN] + ("…" if len(text) > SHOWN else ""))
 
 
-def add_span(tree: Tree, span: dict[str, Any], prompts: bool, top: bool = False) -> None:
+def add_span(
+    tree: Tree,
+    span: dict[str, Any],
+    prompts: bool,
+    top: bool = False,
+    totals: dict[str, Any] | None = None,
+) -> None:
+    """Add ``span`` (and its children) to ``tree``; ``totals`` gives the run's token sums."""
+    counts = totals if totals is not None else span
     tokens = ""
-    if span.get("prompt_tokens") or span.get("completion_tokens"):
-        tokens = f"  tokens {span['prompt_tokens']}+{span['completion_tokens']}"
+    if counts.get("prompt_tokens") or counts.get("completion_tokens"):
+        tokens = f"  tokens {counts.get('prompt_tokens', 0)}+{counts.get('completion_tokens', 0)}"
     timing = f"{span['latency_s']:.3f}s{tokens}"
     if top:
         node = tree

@@ -86,6 +86,9 @@ class GenerateOptions(BaseModel):
     repeat_penalty: float = Field(default=1.1, gt=0.0)
     stop: list[str] = Field(default_factory=list)
     seed: int | None = 0
+    #: wall-clock seconds this call may take; past it the backend stops generating and
+    #: returns what it has with ``finish_reason="time"`` (``heron.models.deadline``)
+    max_time_s: float | None = Field(default=None, gt=0.0)
 
 
 class LLM(ABC):

@@ -16,7 +16,10 @@ size; it is capped at the trained context (beyond it quality collapses) and
 rounded down to a multiple of 256 (llama.cpp's granularity).
 
 Constrained decoding: ``generate(..., grammar=GBNF)`` and ``generate_json(prompt,
-schema)``. Left out: embeddings, LoRA adapters, GPU offload, multimodal models.
+schema)``. A deadline (``GenerateOptions.max_time_s``) runs the generation as a
+stream and closes it at the first token past the deadline, which stops llama.cpp
+there (``finish_reason="time"``); the prompt's evaluation cannot be interrupted.
+Left out: embeddings, LoRA adapters, GPU offload, multimodal models.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from heron.errors import InputError, ModelError
 from heron.models._gguf import has_gguf_magic, trained_context_length
 from heron.models._runtime import Lazy, one_line, plain_prompt, require
 from heron.models.base import LLM, GenerateOptions, Prompt, as_messages
+from heron.models.deadline import FINISH_TIME, Deadline
 from heron.models.registry import ModelSpec
 from heron.types import Completion
 
@@ -214,7 +218,11 @@ class LlamaCppLLM(LLM):
         grammar: str | None = None,
     ) -> Completion:
         """Complete ``prompt``; ``grammar`` (GBNF) constrains what may be generated."""
+        options = options or GenerateOptions()
+        deadline = Deadline.start(options.max_time_s)
         kwargs = self._request(options, grammar)
+        if deadline is not None:
+            return self._generate_until(prompt, kwargs, deadline)
         with self._lock, self._errors():
             result = self._create(prompt, kwargs, stream=False)
         choice = result["choices"][0]
@@ -226,6 +234,39 @@ class LlamaCppLLM(LLM):
             completion_tokens=int(usage.get("completion_tokens", 0)),
         )
 
+    def _generate_until(
+        self, prompt: Prompt, kwargs: dict[str, Any], deadline: Deadline
+    ) -> Completion:
+        """Generate as a stream, closed at the first token past ``deadline``.
+
+        llama.cpp reports usage only for a finished non-streamed call, so the counts
+        are taken here: the prompt is what the context holds at the first token, the
+        completion is the generated text re-tokenised.
+        """
+        pieces: list[str] = []
+        finish = "stop"
+        prompt_tokens = 0
+        with self._lock, self._errors():
+            chunks = self._create(prompt, kwargs, stream=True)
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    if not prompt_tokens:
+                        prompt_tokens = int(self.llama.n_tokens)
+                    piece = _choice_text(choice)
+                    pieces.append(piece)
+                    finish = choice.get("finish_reason") or finish
+                    # checked after text only: the chat stream's first chunk (the role)
+                    # comes with the first token, which is then always returned
+                    if piece and not choice.get("finish_reason") and deadline.expired():
+                        finish = FINISH_TIME
+                        break
+            finally:
+                chunks.close()  # stops llama.cpp's token loop where it is
+            text = "".join(pieces)
+            completion_tokens = len(self._tokenize(text)) if text else 0
+        return Completion(text, finish, prompt_tokens, completion_tokens)
+
     def stream(
         self,
         prompt: Prompt,
@@ -233,7 +274,12 @@ class LlamaCppLLM(LLM):
         *,
         grammar: str | None = None,
     ) -> Iterator[str]:
-        """Yield text pieces as llama.cpp produces them (token by token)."""
+        """Yield text pieces as llama.cpp produces them (token by token).
+
+        With ``max_time_s`` the stream ends at the first token past the deadline.
+        """
+        options = options or GenerateOptions()
+        deadline = Deadline.start(options.max_time_s)
         kwargs = self._request(options, grammar)
         with self._lock, self._errors():
             chunks = self._create(prompt, kwargs, stream=True)
@@ -242,6 +288,8 @@ class LlamaCppLLM(LLM):
                     piece = _choice_text(chunk["choices"][0])
                     if piece:
                         yield piece
+                        if deadline is not None and deadline.expired():
+                            return
             finally:
                 chunks.close()  # an abandoned stream must not finish later, unlocked
 
@@ -272,8 +320,12 @@ class LlamaCppLLM(LLM):
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
-            tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
-        return len(tokens)
+            return len(self._tokenize(text))
+
+    def _tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` (the caller holds the lock)."""
+        tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return tokens
 
     def _request(self, options: GenerateOptions | None, grammar: str | None) -> dict[str, Any]:
         kwargs = sampling_kwargs(options or GenerateOptions())

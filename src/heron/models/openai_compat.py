@@ -12,6 +12,13 @@ fields llama.cpp's servers (llama-cpp-python and llama-server) understand,
 except to api.openai.com, which rejects unknown fields: there they are dropped.
 Pass ``llama_extras=True/False`` to force either way.
 
+A deadline (``GenerateOptions.max_time_s``) makes ``generate`` stream the reply:
+every socket read waits at most until the deadline, and once it has passed the
+connection is closed (servers such as vLLM and llama.cpp's stop generating when
+their client goes away) and the text received so far comes back with
+``finish_reason="time"``. ``timeout_s`` stays a health limit: a server silent for
+that long raises ``HeronTimeout``.
+
 Left out: tools/function calling, logprobs, n > 1, the legacy completions API.
 """
 
@@ -29,6 +36,7 @@ from typing import Any
 from heron.errors import ConfigError, HeronTimeout, ModelError
 from heron.models._runtime import one_line
 from heron.models.base import LLM, GenerateOptions, Prompt, as_messages
+from heron.models.deadline import FINISH_TIME, Deadline
 from heron.models.registry import ModelSpec
 from heron.types import Completion
 
@@ -98,6 +106,20 @@ def parse_sse(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
             yield event
 
 
+class _DeadlinePassed(Exception):
+    """Internal: the generation deadline passed while reading a reply."""
+
+
+def _socket_of(response: Any) -> Any:
+    """The socket under a urllib response, to shorten its read timeout (None if hidden).
+
+    ``http.client`` keeps it as ``response.fp.raw._sock``; there is no public handle.
+    """
+    raw = getattr(getattr(response, "fp", None), "raw", None)
+    sock = getattr(raw, "_sock", None)
+    return sock if callable(getattr(sock, "settimeout", None)) else None
+
+
 class OpenAICompatLLM(LLM):
     """A remote model reached over the OpenAI chat completions protocol."""
 
@@ -150,7 +172,7 @@ class OpenAICompatLLM(LLM):
             body.update(top_k=options.top_k, repeat_penalty=options.repeat_penalty)
         return body
 
-    def _open(self, body: dict[str, Any]) -> Any:
+    def _open(self, body: dict[str, Any], timeout_s: float | None = None) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -158,7 +180,7 @@ class OpenAICompatLLM(LLM):
             self.url, data=json.dumps(body).encode("utf-8"), headers=headers, method="POST"
         )
         try:
-            return self._opener.open(request, timeout=self.timeout_s)
+            return self._opener.open(request, timeout=timeout_s or self.timeout_s)
         except urllib.error.HTTPError as exc:
             detail = server_message(exc.read())
             raise ModelError(
@@ -181,7 +203,11 @@ class OpenAICompatLLM(LLM):
         )
 
     def generate(self, prompt: Prompt, options: GenerateOptions | None = None) -> Completion:
-        body = self.payload(prompt, options or GenerateOptions(), stream=False)
+        options = options or GenerateOptions()
+        deadline = Deadline.start(options.max_time_s)
+        if deadline is not None:
+            return self._generate_until(prompt, options, deadline)
+        body = self.payload(prompt, options, stream=False)
         with self._open(body) as response:
             raw = self._read(response)
         try:
@@ -202,17 +228,85 @@ class OpenAICompatLLM(LLM):
             completion_tokens=int(usage.get("completion_tokens") or 0),
         )
 
+    def _generate_until(
+        self, prompt: Prompt, options: GenerateOptions, deadline: Deadline
+    ) -> Completion:
+        """Stream the reply until it ends or ``deadline`` passes; return what arrived."""
+        pieces: list[str] = []
+        finish: str | None = None
+        usage: dict[str, Any] = {}
+        try:
+            for event in self._events(prompt, options, deadline):
+                if event.get("choices"):  # a usage-only event has none
+                    pieces.append(self._delta(event))
+                usage = event.get("usage") or usage
+                choices = event.get("choices") or [{}]
+                finish = (choices[0] or {}).get("finish_reason") or finish
+        except _DeadlinePassed:
+            finish = finish or FINISH_TIME
+        text = "".join(pieces)
+        prompt_text = "\n".join(m.content for m in as_messages(prompt))
+        return Completion(
+            text=text,
+            finish_reason=finish or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or self.count_tokens(prompt_text)),
+            completion_tokens=int(
+                usage.get("completion_tokens") or (self.count_tokens(text) if text else 0)
+            ),
+        )
+
     def stream(self, prompt: Prompt, options: GenerateOptions | None = None) -> Iterator[str]:
-        """Yield content deltas as the server sends them."""
-        body = self.payload(prompt, options or GenerateOptions(), stream=True)
-        with self._open(body) as response:
+        """Yield content deltas as the server sends them (until ``max_time_s``, if set)."""
+        options = options or GenerateOptions()
+        try:
+            for event in self._events(prompt, options, Deadline.start(options.max_time_s)):
+                piece = self._delta(event)
+                if piece:
+                    yield piece
+        except _DeadlinePassed:
+            return
+
+    def _events(
+        self, prompt: Prompt, options: GenerateOptions, deadline: Deadline | None
+    ) -> Iterator[dict[str, Any]]:
+        """The stream's events; ``_DeadlinePassed`` once ``deadline`` has passed.
+
+        The connection is closed on the way out, so the server sees its client leave.
+        """
+        body = self.payload(prompt, options, stream=True)
+        try:
+            response = self._open(body, self._wait(deadline))
+        except HeronTimeout:
+            if deadline is not None and deadline.expired():
+                raise _DeadlinePassed from None
+            raise
+        with response:
             try:
-                for event in parse_sse(response):
-                    piece = self._delta(event)
-                    if piece:
-                        yield piece
+                yield from parse_sse(self._lines(response, deadline))
             except TimeoutError as exc:
+                if deadline is not None and deadline.expired():
+                    raise _DeadlinePassed from exc
                 raise self._timeout() from exc
+
+    def _wait(self, deadline: Deadline | None) -> float:
+        """How long one socket operation may block: the timeout, or less near the deadline."""
+        if deadline is None:
+            return self.timeout_s
+        left = deadline.remaining()
+        if left <= 0:
+            raise _DeadlinePassed
+        return min(self.timeout_s, left)
+
+    def _lines(self, response: Any, deadline: Deadline | None) -> Iterator[bytes]:
+        """Lines of the response body, each read waiting no longer than ``_wait`` allows."""
+        sock = _socket_of(response)
+        while True:
+            if deadline is not None and sock is not None:
+                sock.settimeout(self._wait(deadline))
+            line: bytes = response.readline()
+            if not line:
+                return
+            yield line
 
     def _delta(self, event: dict[str, Any]) -> str:
         if "error" in event:

@@ -13,14 +13,18 @@ cached per registry instance (never globally): loading a model is the slow part.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from heron.errors import ConfigError
 from heron.models.base import LLM, Embedder
+
+if TYPE_CHECKING:
+    from heron.models.usage import UsageMeter
 
 Kind = Literal["embedder", "llm"]
 
@@ -143,11 +147,25 @@ class ModelRegistry:
         self._options = dict(options or {})
         self._cache: dict[tuple[Kind, str], Any] = {}
         self._lock = threading.Lock()
+        self._meter: UsageMeter | None = None
 
     def register(self, kind: Kind, scheme: str, factory: Callable[..., Any]) -> None:
         """Add or replace a backend (e.g. a test fake) for ``scheme``."""
-        self._custom[(kind, scheme)] = factory
-        self._cache = {k: v for k, v in self._cache.items() if k[0] != kind}
+        with self._lock:
+            self._custom[(kind, scheme)] = factory
+            for key in [k for k in self._cache if k[0] == kind]:
+                del self._cache[key]
+
+    def metered(self, meter: UsageMeter) -> ModelRegistry:
+        """A view of this registry whose LLMs report every call's tokens to ``meter``.
+
+        The view shares the backends, options and loaded models (nothing loads
+        twice); only the LLM objects it hands out differ: thin ``MeteredLLM``
+        wrappers (``heron.models.usage``). Embedders are returned as they are.
+        """
+        view = copy.copy(self)
+        view._meter = meter
+        return view
 
     def backends(self) -> list[BackendInfo]:
         return list(self._backends.values())
@@ -162,6 +180,10 @@ class ModelRegistry:
         model = self._resolve("llm", spec)
         if not isinstance(model, LLM):
             raise ConfigError(f"'{spec}' does not resolve to an LLM")
+        if self._meter is not None:
+            from heron.models.usage import metered
+
+            return metered(model, self._meter)
         return model
 
     def _resolve(self, kind: Kind, spec: str) -> Any:

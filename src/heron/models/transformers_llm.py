@@ -8,7 +8,9 @@ messages' contents are joined with blank lines (what T5-style models expect).
 Decoding: temperature 0 is greedy; otherwise multinomial sampling with top_p,
 top_k (0 = off) and the seed applied inside ``torch.random.fork_rng`` so the
 caller's global RNG state is left as it was. Stop strings end generation
-(``stop_strings``) and are cut from the returned text, streamed or not.
+(``stop_strings``) and are cut from the returned text, streamed or not. A
+deadline (``GenerateOptions.max_time_s``) is a stopping criterion checked after
+every new token: past it generation stops and ``finish_reason`` is ``"time"``.
 
 Left out: beam search, GPU/device maps, quantisation, batching several prompts.
 """
@@ -33,6 +35,7 @@ from heron.models._runtime import (
     torch_threads,
 )
 from heron.models.base import LLM, GenerateOptions, Prompt, as_messages
+from heron.models.deadline import FINISH_TIME, Deadline
 from heron.models.registry import ModelSpec
 from heron.types import Completion
 
@@ -125,6 +128,30 @@ class _Cancel:
         import torch
 
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+
+
+class _PastDeadline:
+    """A stopping criterion that ends generation once ``deadline`` has passed.
+
+    ``hit`` tells afterwards whether it was this criterion that stopped it.
+    """
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.hit = False
+
+    def __call__(self, input_ids: Any, scores: Any, **_: Any) -> Any:
+        import torch
+
+        if self.deadline.expired():
+            self.hit = True
+        return torch.full((input_ids.shape[0],), self.hit, dtype=torch.bool)
+
+
+def stopping_criteria(*criteria: Any) -> Any:
+    """A ``StoppingCriteriaList`` of the criteria given (``None`` entries dropped)."""
+    transformers = require("transformers", "transformers", "models")
+    return transformers.StoppingCriteriaList([c for c in criteria if c is not None])
 
 
 class TransformersLLM(LLM):
@@ -220,29 +247,38 @@ class TransformersLLM(LLM):
 
     def generate(self, prompt: Prompt, options: GenerateOptions | None = None) -> Completion:
         options = options or GenerateOptions()
+        deadline = Deadline.start(options.max_time_s)
         parts = self._parts.get()
         request = self._prepare(parts, prompt, options)
         sampling = bool(request.kwargs["do_sample"])
+        watch = _PastDeadline(deadline) if deadline is not None else None
+        extra = {"stopping_criteria": stopping_criteria(watch)} if watch is not None else {}
         with (
             self._lock,
             self._run_errors(),
             torch_threads(self.threads),
             seeded(options.seed, sampling),
         ):
-            output = parts.model.generate(**request.inputs, **request.kwargs)
+            output = parts.model.generate(**request.inputs, **request.kwargs, **extra)
         new_ids = self._new_tokens(parts, output, request.prompt_tokens)
         raw = parts.tokenizer.decode(new_ids, skip_special_tokens=True)
         text, stopped = cut_at_stop(raw, options.stop)
         eos = parts.tokenizer.eos_token_id
         ended = stopped or (len(new_ids) > 0 and eos is not None and int(new_ids[-1]) == eos)
         finish = "stop" if ended or len(new_ids) < request.kwargs["max_new_tokens"] else "length"
+        if watch is not None and watch.hit and not ended:
+            finish = FINISH_TIME
         completion_tokens = len(new_ids) - (1 if parts.seq2seq else 0)
         return Completion(text, finish, request.prompt_tokens, max(completion_tokens, 0))
 
     def stream(self, prompt: Prompt, options: GenerateOptions | None = None) -> Iterator[str]:
-        """Yield text as it is generated (a background thread runs ``generate``)."""
+        """Yield text as it is generated (a background thread runs ``generate``).
+
+        With ``max_time_s`` generation stops at the first token past the deadline.
+        """
         transformers = require("transformers", "transformers", "models")
         options = options or GenerateOptions()
+        deadline = Deadline.start(options.max_time_s)
         parts = self._parts.get()
         request = self._prepare(parts, prompt, options)
         streamer = transformers.TextIteratorStreamer(
@@ -259,7 +295,9 @@ class TransformersLLM(LLM):
                         **request.inputs,
                         **request.kwargs,
                         streamer=streamer,
-                        stopping_criteria=transformers.StoppingCriteriaList([_Cancel(cancel)]),
+                        stopping_criteria=stopping_criteria(
+                            _Cancel(cancel), _PastDeadline(deadline) if deadline else None
+                        ),
                     )
             except BaseException as exc:  # re-raised in the consuming thread
                 failures.append(exc)

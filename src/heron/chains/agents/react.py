@@ -14,10 +14,14 @@ SmolLM2-135M (docs/chains.md): one example beats several, and a thought per step
 (``think=True``) makes it worse, so both are the defaults.
 
 The run is bounded: at most ``max_steps`` model calls, ``time_budget_s`` seconds in
-all (a model call or tool call that overruns it is abandoned), ``tool_timeout_s``
-per tool call. A tool that raises or times out produces an error observation and
-the model may try again. The same call repeated is not run again (the model is
-told so); repeated ``max_repeats`` times it ends the run as a loop.
+all, ``tool_timeout_s`` per tool call. Each model call gets the budget left as its
+``max_time_s``, so the backend itself stops generating when the budget runs out
+(``finish_reason="time"``) and the run ends with status ``time_budget``; a model
+that ignores the deadline is abandoned ``MODEL_GRACE_S`` after it (a daemon
+thread), as is a tool call that overruns the budget. A tool that raises or times
+out produces an error observation and the model may try again. The same call
+repeated is not run again (the model is told so); repeated ``max_repeats`` times
+it ends the run as a loop.
 ``max_invalid`` malformed replies in a row end it as "no tool call".
 """
 
@@ -43,10 +47,15 @@ from heron.chains.grammar import (
 from heron.chains.tracing import RunTraces, Span, error_text, new_run_id
 from heron.errors import ConfigError, HeronTimeout, InputError
 from heron.models.base import LLM, GenerateOptions
+from heron.models.deadline import FINISH_TIME
 from heron.types import Completion, Message
 
 Status = Literal["answered", "step_limit", "time_budget", "loop", "no_tool_call"]
 T = TypeVar("T")
+
+#: seconds past the budget a model call that ignores ``max_time_s`` is waited for
+#: before it is abandoned (backends that honour it stop by themselves, sooner)
+MODEL_GRACE_S = 2.0
 
 SYSTEM = """You solve a task by calling tools, one call per reply.
 Reply with one JSON object and nothing else:
@@ -172,6 +181,7 @@ class ReActAgent:
         options: GenerateOptions | None = None,
         name: str = "agent",
         max_demos: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         names = [t.name for t in tools]
         if len(set(names)) != len(names) or FINAL_ANSWER in names:
@@ -193,6 +203,8 @@ class ReActAgent:
         self.thought_chars = thought_chars
         self.name = name
         self.max_demos = max_demos
+        #: the monotonic clock the budget is measured on (a ``FakeClock`` in tests)
+        self.clock = clock
         self.schema = self._schema()
         self.grammar = schema_to_gbnf(self.schema)
         # a constrained reply always closes within this many tokens (one per character at most)
@@ -279,7 +291,7 @@ class ReActAgent:
                 *self.demo_messages(task),
                 Message("user", f"Task: {task}"),
             ],
-            time.monotonic() + self.time_budget_s,
+            self.clock() + self.time_budget_s,
             root,
         )
         try:
@@ -296,13 +308,16 @@ class ReActAgent:
 
     def _loop(self, state: _Run, run_id: str) -> AgentResult:
         for number in range(1, self.max_steps + 1):
-            remaining = state.deadline - time.monotonic()
+            remaining = state.deadline - self.clock()
             if remaining <= 0:
                 return self._stop(state, run_id, "time_budget", "the time budget ran out")
             span = state.span.child(f"step {number}", "llm")
+            options = self._options_within(remaining)
             try:
                 completion = call_with_timeout(
-                    lambda: self._generate(state.messages), remaining, "the model call"
+                    lambda: self._generate(state.messages, options),  # noqa: B023 - called now
+                    remaining + MODEL_GRACE_S,
+                    "the model call",
                 )
             except HeronTimeout as exc:
                 span.finish(error=exc)
@@ -310,6 +325,13 @@ class ReActAgent:
             span.llm_call(
                 list(state.messages), completion.prompt_tokens, completion.completion_tokens
             )
+            if completion.finish_reason == FINISH_TIME and self.clock() >= state.deadline:
+                stopped = HeronTimeout(
+                    f"the model was stopped at the end of the time budget "
+                    f"({self.time_budget_s:g} s) after {completion.completion_tokens} tokens"
+                )
+                span.finish({"raw": completion.text}, error=stopped)
+                return self._stop(state, run_id, "time_budget", str(stopped))
             done = self._act(state, completion.text, span)
             if done is not None:
                 return self._finish(state, run_id, done)
@@ -327,10 +349,16 @@ class ReActAgent:
             state, run_id, "step_limit", f"no final answer after {self.max_steps} steps"
         )
 
-    def _generate(self, messages: list[Message]) -> Completion:
+    def _options_within(self, remaining: float) -> GenerateOptions:
+        """The decoding options with ``max_time_s`` cut to the budget left."""
+        limit = self.options.max_time_s
+        max_time_s = remaining if limit is None else min(limit, remaining)
+        return self.options.model_copy(update={"max_time_s": max_time_s})
+
+    def _generate(self, messages: list[Message], options: GenerateOptions) -> Completion:
         if supports_grammar(self.llm):
-            return self.llm.generate(messages, self.options, grammar=self.grammar)  # type: ignore[call-arg]
-        return self.llm.generate(messages, self.options)
+            return self.llm.generate(messages, options, grammar=self.grammar)  # type: ignore[call-arg]
+        return self.llm.generate(messages, options)
 
     def _act(self, state: _Run, reply: str, span: Span) -> str | None:
         """Handle one reply; return the final answer when the model gave one."""
@@ -381,7 +409,7 @@ class ReActAgent:
                 True,
             )
         span = state.span.child(f"tool {tool}", "tool", inputs=args)
-        remaining = state.deadline - time.monotonic()
+        remaining = state.deadline - self.clock()
         limit = min(self.tools[tool].timeout_s or self.tool_timeout_s, max(remaining, 0.0))
         try:
             observation = call_with_timeout(
