@@ -151,6 +151,21 @@ def test_agent_tool_options_are_checked(heron) -> None:  # type: ignore[no-untyp
     assert code == 2 and "--table PATH" in err
 
 
+def test_agent_reports_the_python_sandbox_layers(heron) -> None:  # type: ignore[no-untyped-def]
+    reply = '{"tool":"python","args":{"code":"print(6*7)"}}'
+    code, out, err = heron(
+        "agent", "what is 6*7?", "--tools", "python", "--allow-python", "--llm", f"fake:{reply}",
+        "--max-steps", "2",
+    )  # fmt: skip
+    assert "python sandbox: " in err and "seccomp" in err
+    code, out, _ = heron(
+        "agent", "what is 6*7?", "--tools", "python", "--allow-python", "--llm", f"fake:{reply}",
+        "--max-steps", "2", "--json",
+    )  # fmt: skip
+    layers = json.loads(out)["python_isolation"]["layers"]
+    assert set(layers) >= {"netns", "mountns", "seccomp", "audit_hook"} and layers["audit_hook"]
+
+
 def test_trace_show_unknown_id_is_a_clear_error(heron) -> None:  # type: ignore[no-untyped-def]
     code, _, err = heron("trace", "show", "abcdef12")
     assert code == 2 and "heron trace list" in err

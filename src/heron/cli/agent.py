@@ -9,6 +9,7 @@ import typer
 
 from heron.chains.agents import CalculatorTool, PythonTool, ReActAgent, SearchTool, TableTool, Tool
 from heron.chains.agents.react import AgentResult
+from heron.chains.agents.sandbox import Isolation
 from heron.chains.tracing import RunTraces
 from heron.cli.common import CliState, print_json, state
 from heron.errors import ConfigError, InputError
@@ -25,6 +26,7 @@ def build_tools(
     collection: str | None,
     table: Path | None,
     allow_python: bool,
+    require_isolation: bool = False,
 ) -> list[Tool]:
     tools: list[Tool] = []
     for name in names:
@@ -40,7 +42,7 @@ def build_tools(
                 )
             tools.append(TableTool(table))
         elif name == "python":
-            tools.append(PythonTool(enabled=allow_python))
+            tools.append(PythonTool(enabled=allow_python, require_isolation=require_isolation))
         else:
             raise InputError(f"unknown tool '{name}'", hint=f"tools: {', '.join(TOOLS)}")
     return tools
@@ -62,6 +64,12 @@ def agent_command(
     allow_python: bool = typer.Option(
         False, "--allow-python", help="enable the python tool (sandboxed subprocess)"
     ),
+    require_isolation: bool = typer.Option(
+        False,
+        "--require-isolation",
+        help="refuse to run python code unless every sandbox layer is up "
+        "(network/mount namespaces, unprivileged user, seccomp)",
+    ),
     think: bool = typer.Option(False, "--think/--no-think", help="ask for a thought per step"),
     as_json: bool = typer.Option(False, "--json", help="print the run as JSON"),
 ) -> None:
@@ -70,7 +78,11 @@ def agent_command(
     names = [n.strip() for n in tools.split(",") if n.strip()]
     if not names:
         raise ConfigError("no tools given", hint=f"e.g. --tools {','.join(TOOLS[:3])}")
-    chosen = build_tools(st, names, collection, table, allow_python)
+    chosen = build_tools(st, names, collection, table, allow_python, require_isolation)
+    sandboxes = [tool for tool in chosen if isinstance(tool, PythonTool)]
+    isolation = sandboxes[0].isolation_report() if sandboxes else None
+    if isolation is not None and not as_json:
+        st.err.print(f"python sandbox: {_describe(isolation)}", markup=False)
     agent = ReActAgent(
         st.registry.llm(llm or st.settings.llm),
         chosen,
@@ -85,12 +97,22 @@ def agent_command(
             if isinstance(tool, PythonTool):
                 tool.close()
     if as_json:
-        print_json(_as_dict(result))
+        sandbox = {"layers": isolation.layers, "notes": isolation.notes} if isolation else None
+        print_json(_as_dict(result) | {"python_isolation": sandbox})
     else:
         _print(st, result)
     code = EXIT_CODES.get(result.status, 1)
     if code:
         raise typer.Exit(code)
+
+
+def _describe(report: Isolation) -> str:
+    """One line: which sandbox layers are up, and why the others are not."""
+    parts = [
+        name if up else f"no {name} ({report.notes.get(name, 'off')})"
+        for name, up in report.layers.items()
+    ]
+    return ", ".join(parts)
 
 
 def _as_dict(result: AgentResult) -> dict[str, object]:
