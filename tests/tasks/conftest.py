@@ -76,8 +76,9 @@ def bert_tokenizer(folder: Path) -> Any:
     words = sorted({w.strip(",.?") for line in CORPUS for w in line.lower().split()})
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ",", ".", "?", *words]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    return BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), model_max_length=64)
+    # transformers 5 takes the vocabulary as ``vocab`` (``vocab_file`` is ignored: every
+    # word would be [UNK])
+    return BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}, model_max_length=64)
 
 
 def bert_config(tokenizer: Any, **extra: Any) -> Any:
@@ -105,6 +106,35 @@ def build_bert(folder: Path, head: str, labels: list[str] | None = None) -> Path
             label2id={n: i for i, n in enumerate(names)},
         )
         model = BertForSequenceClassification(config)
+    return _save(model, tokenizer, folder)
+
+
+def build_planted_qa(folder: Path, word: str) -> Path:
+    """A BERT QA model whose start and end logits peak on ``word`` wherever it stands.
+
+    Every layer's output projections are zeroed, so the hidden state of a token is
+    its word embedding (layer-normed); ``word``'s embedding is the pattern the QA
+    head reads, so the model answers ``word`` (weights set, not trained).
+    """
+    import torch
+    from transformers import BertForQuestionAnswering
+
+    tokenizer = bert_tokenizer(folder)
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(bert_config(tokenizer))
+    pattern = torch.tensor([1.0, -1.0] * (model.config.hidden_size // 2))
+    with torch.no_grad():
+        for layer in model.bert.encoder.layer:
+            for dense in (layer.attention.output.dense, layer.output.dense):
+                dense.weight.zero_()
+                dense.bias.zero_()
+        model.bert.embeddings.position_embeddings.weight.zero_()
+        model.bert.embeddings.token_type_embeddings.weight.zero_()
+        model.bert.embeddings.word_embeddings.weight[tokenizer.convert_tokens_to_ids(word)] = (
+            pattern
+        )
+        model.qa_outputs.weight.copy_(torch.stack([pattern, pattern]) * 2)
+        model.qa_outputs.bias.zero_()
     return _save(model, tokenizer, folder)
 
 
@@ -191,6 +221,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "sentiment": build_bert(root / "sentiment", "seqcls"),
         "nli": build_bert(root / "nli", "seqcls", ["entailment", "neutral", "contradiction"]),
         "qa": build_bert(root / "qa", "qa"),
+        "qa_rome": build_planted_qa(root / "qa_rome", "rome"),
         "t5": build_t5(root / "t5"),
         "marian": build_marian(root / "marian"),
         "nllb": build_nllb(root / "nllb"),

@@ -143,3 +143,43 @@ def test_hf_model_from_a_file_in_batches(heron: Run, tmp_path: Path, tiny: dict[
     code, out, _ = heron("translate", "hello world", "--model", tiny["marian"], "--target", "fr",
                          "--max-new-tokens", "3", "--num-beams", "2")  # fmt: skip
     assert code == 0 and out.strip()
+
+
+def test_long_text_flags(heron: Run, tiny: dict[str, str]) -> None:
+    passage = "the cat sat on the mat. " * 20 + "rome is the capital of italy."
+    code, out, _ = heron("answer", passage, "--question", "what is the capital of italy?",
+                         "--model", tiny["qa_rome"], "--jsonl")  # fmt: skip
+    row = json.loads(out)
+    assert code == 0 and row["text"] == "rome" and row["chunks"] > 1  # chunk is the default
+    assert passage[row["start"] : row["end"]] == "rome" and row["truncated"] is False
+    code, out, _ = heron("answer", passage, "-q", "capital?", "--model", tiny["qa_rome"],
+                         "--long-text", "truncate", "--jsonl")  # fmt: skip
+    assert code == 0 and json.loads(out)["truncated"] is True
+    code, _, err = heron("answer", passage, "-q", "capital?", "--model", tiny["qa_rome"],
+                         "--max-chunks", "2")  # fmt: skip
+    assert code == 2 and "max_chunks=2" in err and err.count("\n") == 1
+    code, _, err = heron("answer", passage, "-q", "capital?", "--model", tiny["qa"],
+                         "--long-text", "all")  # fmt: skip
+    assert code == 2 and "--long-text must be truncate or chunk" in err
+    long_text = "the cat sat on the mat and the dog sat on the log. " * 60
+    code, out, _ = heron("summarize", long_text, "--model", tiny["t5"], "--max-length", "3",
+                         "--jsonl")  # fmt: skip
+    assert code == 0 and json.loads(out)["truncated"] is True  # truncate is the default
+    code, out, _ = heron("summarize", long_text, "--model", tiny["t5"], "--max-length", "3",
+                         "--long-text", "chunk", "--jsonl")  # fmt: skip
+    row = json.loads(out)
+    assert code == 0 and row["truncated"] is False and row["chunks"] > 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("answer", "Paris is in France.", "--question", " ", "--model", "fake:x"), "is empty"),
+        (("answer", " ", "--question", "Where?", "--model", "fake:x"), "input text is empty"),
+        (("summarize", "x", "--chunk", "--long-text", "truncate", "--model", "fake:x"),
+         "contradicts"),
+    ],
+)  # fmt: skip
+def test_answer_bad_input(heron: Run, args: tuple[str, ...], message: str) -> None:
+    code, _, err = heron(*args)
+    assert code == 2 and message in err and "Traceback" not in err

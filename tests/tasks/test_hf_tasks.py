@@ -37,7 +37,7 @@ def test_model_kinds_come_from_the_architecture(tiny: dict[str, str], task_model
     kinds = {name: task_models.resolve(spec).kind for name, spec in tiny.items()}
     assert kinds == {
         "sentiment": "seqcls", "nli": "nli", "qa": "qa", "t5": "seq2seq",
-        "marian": "seq2seq", "nllb": "seq2seq", "llama": "causal",
+        "marian": "seq2seq", "nllb": "seq2seq", "llama": "causal", "qa_rome": "qa",
     }  # fmt: skip
 
 
@@ -91,7 +91,8 @@ def test_extractive_answer_is_a_span_of_the_passage(tiny: dict[str, str], task_m
 
 def test_long_passage_is_truncated_and_flagged(tiny: dict[str, str], task_models: Any) -> None:
     long_passage = "the cat sat on the mat. " * 40
-    result = answer(long_passage, "where did the cat sit?", model=tiny["qa"], models=task_models)
+    result = answer(long_passage, "where did the cat sit?", model=tiny["qa"], models=task_models,
+                    long_text="truncate")  # fmt: skip
     assert isinstance(result, TaskAnswer) and result.truncated
     label = sentiment(long_passage, model=tiny["sentiment"], models=task_models)
     assert isinstance(label, Label) and label.truncated

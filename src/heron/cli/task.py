@@ -3,7 +3,8 @@
 One command carries every task's flags (each flag's help says which tasks use
 it), so the decoding flags are declared once. Inputs: a text argument, ``-`` for
 stdin, or ``--input FILE.jsonl|.csv --field NAME`` (a progress bar on stderr).
-Output: plain text, one result per line, or ``--jsonl``.
+Output: plain text, one result per line, or ``--jsonl``. ``--long-text`` chooses
+how ``answer`` and ``summarize`` read a text longer than the model's window.
 """
 
 from __future__ import annotations
@@ -21,12 +22,18 @@ import typer
 from heron.cli.common import CliState, state
 from heron.errors import InputError
 from heron.tasks import TaskModels
+from heron.tasks.chunking import LONG_TEXT_MODES, MAX_CHUNKS
 from heron.tasks.dispatch import TASKS
 from heron.tasks.inputs import load_examples
 from heron.tasks.options import parse_options
 from heron.tasks.results import Extraction, Label
 
 _TASK_HELP = "one of: " + ", ".join(TASKS)
+#: what a long input gets without --long-text: answers are read whole (truncating
+#: silently drops a late answer; reading every window costs about what reading the
+#: text costs, measured in docs/tasks.md); summaries truncate, because map-reduce
+#: costs one generation per piece plus the reduce
+LONG_TEXT_DEFAULTS = {"answer": "chunk", "summarize": "truncate"}
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,19 @@ def task_command(
     fields: str | None = typer.Option(None, "--fields", help="extract: comma-separated fields"),
     min_length: int | None = typer.Option(None, "--min-length", min=1, help="summarize: tokens"),
     max_length: int | None = typer.Option(None, "--max-length", min=1, help="summarize: tokens"),
-    chunk: bool = typer.Option(
-        False, "--chunk", help="summarize: split long texts instead of truncating (LLMs)"
+    long_text: str | None = typer.Option(
+        None,
+        "--long-text",
+        metavar="truncate|chunk",
+        help="answer/summarize: read a text longer than the window in pieces (chunk) or only "
+        "what fits (truncate). default: chunk for answer, truncate for summarize",
+    ),
+    chunk: bool = typer.Option(False, "--chunk", hidden=True, help="same as --long-text chunk"),
+    max_chunks: int | None = typer.Option(
+        None,
+        "--max-chunks",
+        min=1,
+        help=f"answer/summarize: pieces per text (default {MAX_CHUNKS})",
     ),
     constrain: bool = typer.Option(
         True, "--constrain/--no-constrain", help="labels/extract: grammar-constrained decoding"
@@ -111,8 +129,9 @@ def task_command(
         task_params(
             task, labels=labels, template=template, source=source, target=target,
             examples=examples, instruction=instruction, separator=separator,
-            min_length=min_length, max_length=max_length, chunk=chunk, schema=schema,
-            fields=fields, constrain=constrain, retries=retries,
+            min_length=min_length, max_length=max_length, chunk=chunk, long_text=long_text,
+            max_chunks=max_chunks, schema=schema, fields=fields, constrain=constrain,
+            retries=retries,
         )
     )  # fmt: skip
     questions = _questions(task, inputs, question, question_field)
@@ -138,15 +157,31 @@ def task_params(task: str, **flags: Any) -> dict[str, Any]:
     if task == "translate":
         params.update(source=flags["source"], target=flags["target"])
     if task == "summarize":
-        params.update(
-            min_length=flags["min_length"],
-            max_length=flags["max_length"],
-            long_text="chunk" if flags["chunk"] else "truncate",
-        )
+        params.update(min_length=flags["min_length"], max_length=flags["max_length"])
+    if task in LONG_TEXT_DEFAULTS:
+        params.update(_long_text_params(task, flags))
     if task == "few-shot":
         params.update(_few_shot_params(flags))
     if task == "extract":
         params.update(_extract_params(flags["schema"], flags["fields"]))
+    return params
+
+
+def _long_text_params(task: str, flags: dict[str, Any]) -> dict[str, Any]:
+    """``long_text`` (the flag, ``--chunk``, else the task's default) and ``max_chunks``."""
+    chosen = flags.get("long_text")
+    if chosen is not None and chosen not in LONG_TEXT_MODES:
+        raise InputError(
+            f"--long-text must be truncate or chunk, not {chosen!r}",
+            hint="chunk reads every piece of a long text; truncate reads only what fits",
+        )
+    if flags.get("chunk"):
+        if chosen == "truncate":
+            raise InputError("--chunk contradicts --long-text truncate", hint="give one of them")
+        chosen = "chunk"
+    params: dict[str, Any] = {"long_text": chosen or LONG_TEXT_DEFAULTS[task]}
+    if flags.get("max_chunks") is not None:
+        params["max_chunks"] = flags["max_chunks"]
     return params
 
 

@@ -5,8 +5,10 @@ Each task is one function taking one text (one result back) or a list (a list
 back, in order), a model spec (``hf:…`` task models, any registry LLM through a
 prompt, embedders for zero-shot), and decoding controls as ``TaskOptions``.
 Importing this package loads no model and imports neither torch nor transformers.
-Left out: streaming task output, multi-label zero-shot, sliding-window QA over
-long passages, chunked summaries on ``hf:`` seq2seq models (they truncate).
+Inputs longer than the model's window are read in pieces where asked
+(``long_text="chunk"``, the default for ``answer``): overlapping windows on
+extractive QA models, pieces asked by relevance on LLMs, map-reduce summaries.
+Left out: streaming task output, multi-label zero-shot.
 """
 
 from heron.tasks.dispatch import run_task, task_names

@@ -16,7 +16,9 @@ kind                tasks
 transformers 5 dropped the summarization, translation and question-answering
 pipelines, so those run ``model.generate`` / the QA head directly; the two
 classification tasks use ``transformers.pipeline`` with ``batch_size``. Texts
-longer than the model's window are truncated by the tokenizer and flagged.
+longer than the model's window are truncated by the tokenizer and flagged
+(extractive QA over overlapping windows and map-reduce summaries live in
+``heron.tasks.extractive`` and ``heron.tasks.longtext``).
 torch and transformers are imported only when a model loads.
 """
 
@@ -105,6 +107,8 @@ class Span:
     start: int
     end: int
     truncated: bool
+    #: windows read (``heron.tasks.extractive``); 1 when the passage was truncated
+    chunks: int = 1
 
 
 class HFTaskModel:
@@ -175,7 +179,8 @@ class HFTaskModel:
         return [len(ids) > self.window for ids in encoded["input_ids"]]
 
     @contextmanager
-    def _running(self) -> Iterator[None]:
+    def running(self) -> Iterator[None]:
+        """Around a forward pass: one at a time, the thread limit, errors as ModelError."""
         try:
             with self._lock, torch_threads(self.threads):
                 yield
@@ -197,7 +202,7 @@ class HFTaskModel:
         """Every label's score for each text (softmax, or sigmoid for multi-label heads)."""
         pipe = self._pipeline("text-classification")
         order = by_length(texts)  # similar lengths per batch: less padding
-        with self._running():
+        with self.running():
             outputs = pipe(
                 [texts[i] for i in order],
                 top_k=None,
@@ -212,7 +217,7 @@ class HFTaskModel:
         self, texts: Sequence[str], labels: Sequence[str], template: str, batch_size: int
     ) -> list[dict[str, float]]:
         pipe = self._pipeline("zero-shot-classification")
-        with self._running():
+        with self.running():
             outputs = pipe(
                 list(texts),
                 candidate_labels=list(labels),
@@ -253,7 +258,7 @@ class HFTaskModel:
         )  # fmt: skip
         offsets = encoded.pop("offset_mapping")
         inputs = dict(encoded)
-        with self._running(), torch.no_grad():
+        with self.running(), torch.no_grad():
             out = model(**inputs)
         spans = []
         for i, context in enumerate(contexts):
@@ -319,7 +324,7 @@ class HFTaskModel:
         inputs = tokenizer(
             prompts, return_tensors="pt", padding=True, truncation=True, max_length=window
         )
-        with self._running(), torch.no_grad(), seeded(options.seed, options.do_sample):
+        with self.running(), torch.no_grad(), seeded(options.seed, options.do_sample):
             output = model.generate(**inputs, **kwargs)
         new = output[:, inputs["input_ids"].shape[1] :] if causal else output
         results = []

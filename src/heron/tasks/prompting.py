@@ -99,6 +99,22 @@ def answer_prompt(passage: str, question: str) -> RenderedPrompt:
     )
 
 
+#: what an LLM replies for a piece of a long passage that does not hold the answer
+NOT_IN_PIECE = "NONE"
+
+
+def piece_answer_prompt(piece: str, question: str) -> RenderedPrompt:
+    """``answer`` on one piece of a passage too long for the window (``long_text="chunk"``)."""
+    return render(
+        "Answer the question using only the context, which is one part of a longer "
+        f"document. If this part does not contain the answer, reply {NOT_IN_PIECE}.",
+        question,
+        output_format=f"Reply with a short answer, or {NOT_IN_PIECE}.",
+        input_label="Question",
+        context=piece,
+    )
+
+
 def extract_prompt(text: str, fields: Sequence[str]) -> RenderedPrompt:
     return render(
         f"Extract these fields from the text: {', '.join(fields)}.",

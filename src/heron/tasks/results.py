@@ -54,13 +54,15 @@ class Generation(_Result):
 @dataclass(frozen=True)
 class TaskAnswer(_Result):
     """An answer to a question over a passage. ``start``/``end`` are character offsets
-    into the passage for extractive models (``None`` for generated answers)."""
+    into the passage for extractive models (``None`` for generated answers);
+    ``chunks`` is how many windows or pieces the passage was read in."""
 
     text: str
     score: float | None = None
     start: int | None = None
     end: int | None = None
     truncated: bool = False
+    chunks: int = 1
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,25 @@
 ``hf:`` sequence-to-sequence models run directly (batched, beam search; T5 gets
 its "summarize: " / "translate English to French: " prefix, NLLB its FLORES codes,
 multi-target Marian its ``>>fr<<`` token); every other model runs through a prompt.
+``summarize(long_text="chunk")`` reads long texts in pieces on every backend
+(map-reduce, ``heron.tasks.longtext``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from heron.errors import InputError
 from heron.models.registry import ModelRegistry
+from heron.tasks import chunking
+from heron.tasks.chunking import MAX_CHUNKS, LongText, check_long_text, check_max_chunks
 from heron.tasks.common import OptionsArg, one_or_many, options_of, run_prompts, task_models
 from heron.tasks.engines import TEMPLATE_OVERHEAD, Engine
 from heron.tasks.hf import HFTaskModel
 from heron.tasks.inputs import Texts, as_batch, check_examples
 from heron.tasks.languages import Language, language
+from heron.tasks.longtext import map_reduce
 from heron.tasks.options import TaskOptions
 from heron.tasks.prompting import (
     SEPARATOR,
@@ -41,7 +45,6 @@ _NLLB_TYPES = ("m2m_100", "nllb-moe", "nllb_moe")
 _TEXT_ADVICE = (
     "use an instruct LLM (bundled:smollm2, gguf:…, openai:…) or an hf: seq2seq/causal model"
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 def summarize(
@@ -50,26 +53,28 @@ def summarize(
     model: str | None = None,
     min_length: int | None = None,
     max_length: int | None = None,
-    long_text: Literal["truncate", "chunk"] = "truncate",
+    long_text: LongText = "truncate",
+    max_chunks: int = MAX_CHUNKS,
     options: OptionsArg = None,
     registry: ModelRegistry | None = None,
     models: TaskModels | None = None,
 ) -> Summary | list[Summary]:
     """Summarize each text. Lengths are in tokens (asked for in words in an LLM prompt).
 
-    A text longer than the window is truncated, or with ``long_text="chunk"`` (LLM
-    backends) summarized piece by piece and the summaries summarized again.
+    A text longer than the window is truncated, or with ``long_text="chunk"`` (every
+    backend) summarized piece by piece, at most ``max_chunks`` pieces, and the
+    summaries summarized again (map-reduce; ``Summary.chunks`` says into how many).
     """
     batch, single = as_batch(texts)
+    mode = check_long_text(long_text)
+    cap = check_max_chunks(max_chunks)
     opts = _length_options(options_of(options), min_length, max_length)
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
     target.require("summarize", TEXT_KINDS, _TEXT_ADVICE)
     if target.kind == "seq2seq" and target.hf is not None:
-        prefix = "summarize: " if target.hf.model_type in _T5_TYPES else ""
-        generated = target.hf.generate(
-            [prefix + t for t in batch], opts, SUMMARY_TOKENS, target.batch_size
+        return one_or_many(
+            _seq2seq_summaries(target.hf, batch, opts, mode, cap, target.batch_size), single
         )
-        return one_or_many([Summary(g.text, g.truncated) for g in generated], single)
     assert target.engine is not None
     min_words = int(min_length * WORDS_PER_TOKEN) if min_length else None
     max_words = int(max_length * WORDS_PER_TOKEN) if max_length else None
@@ -79,11 +84,36 @@ def summarize(
     def build(text: str) -> TaskPrompt:
         return summarize_prompt(text, min_words, max_words)
 
-    if long_text == "chunk":
-        results = [_chunked_summary(target.engine, t, build, llm_opts) for t in batch]
-        return one_or_many(results, single)
+    if mode == "chunk":
+        return one_or_many(_chunked_summaries(target.engine, batch, build, llm_opts, cap), single)
     done = run_prompts(target.engine, batch, build, llm_opts, SUMMARY_TOKENS)
     return one_or_many([Summary(c.text, cut) for c, cut in done], single)
+
+
+def _seq2seq_summaries(
+    model: HFTaskModel,
+    batch: list[str],
+    opts: TaskOptions,
+    mode: LongText,
+    cap: int,
+    batch_size: int,
+) -> list[Summary]:
+    prefix = "summarize: " if model.model_type in _T5_TYPES else ""
+
+    def run(pieces: list[str]) -> list[str]:
+        out = model.generate([prefix + p for p in pieces], opts, SUMMARY_TOKENS, batch_size)
+        return [g.text for g in out]
+
+    if mode == "chunk":
+        tokenizer = model.parts.tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+        room = model.window - count(prefix) - int(tokenizer.num_special_tokens_to_add(pair=False))
+        return map_reduce(batch, run, count, room, cap)
+    generated = model.generate([prefix + t for t in batch], opts, SUMMARY_TOKENS, batch_size)
+    return [Summary(g.text, g.truncated) for g in generated]
 
 
 def _length_options(
@@ -99,35 +129,26 @@ def _length_options(
     return opts.model_copy(update=update) if update else opts
 
 
-def _chunked_summary(
-    engine: Engine, text: str, build: Callable[[str], TaskPrompt], opts: TaskOptions
-) -> Summary:
-    """Summarize each window-sized piece, then the joined summaries (map-reduce)."""
-    reserve = opts.budget(SUMMARY_TOKENS)
+def _chunked_summaries(
+    engine: Engine,
+    batch: list[str],
+    build: Callable[[str], TaskPrompt],
+    opts: TaskOptions,
+    cap: int,
+) -> list[Summary]:
+    """Map-reduce on a prompt engine: pieces sized so prompt + reply fit the window."""
+    reserve = opts.budget(SUMMARY_TOKENS) if engine.shares_window else 0
     room = engine.window - reserve - TEMPLATE_OVERHEAD - engine.count_tokens(build(".").text)
-    pieces = split_to_fit(text, engine, max(room, 16))
-    if len(pieces) == 1:
-        ((completion, cut),) = run_prompts(engine, pieces, build, opts, SUMMARY_TOKENS)
-        return Summary(completion.text, cut)
-    partial = run_prompts(engine, pieces, build, opts, SUMMARY_TOKENS)
-    joined = " ".join(c.text for c, _ in partial)
-    ((final, cut),) = run_prompts(engine, [joined], build, opts, SUMMARY_TOKENS)
-    return Summary(final.text, cut, chunks=len(pieces))
+
+    def run(pieces: list[str]) -> list[str]:
+        return [c.text for c, _ in run_prompts(engine, pieces, build, opts, SUMMARY_TOKENS)]
+
+    return map_reduce(batch, run, engine.count_tokens, room, cap)
 
 
 def split_to_fit(text: str, engine: Engine, room: int) -> list[str]:
     """Consecutive pieces of ``text`` (split at sentence ends) of at most ``room`` tokens."""
-    pieces: list[str] = []
-    current = ""
-    for sentence in (s for s in _SENTENCE_END.split(text) if s.strip()):
-        candidate = f"{current} {sentence}".strip()
-        if current and engine.count_tokens(candidate) > room:
-            pieces.append(current)
-            candidate = sentence
-        current = candidate
-    if current:
-        pieces.append(current)
-    return pieces
+    return chunking.split_to_fit(text, engine.count_tokens, room)
 
 
 def translate(
