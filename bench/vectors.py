@@ -50,6 +50,18 @@ Run::
         --queries 200 --engines heron,faiss,hnswlib,chromadb,lancedb --data synthetic
     HF_HUB_OFFLINE=1 .venv/bin/python bench/vectors.py --data stdlib --threads 1,2
 
+``--unfiltered-only`` runs just the unfiltered sweeps (no insert rates, filters,
+deletes or plots) for quick iterations on query overhead: it keeps each engine's
+built store (with a ``build.json`` beside it) and reuses it on the next such run, so
+only the first one pays the builds; results go to
+``bench/results/vectors_<data>_unfiltered.json``. A full run rebuilds everything.
+With ``--paired`` it then also runs Heron HNSW, raw FAISS HNSW and Chroma in *one*
+process per thread count, rotating them every round (``--paired-rounds``) at each ef
+of ``PAIRED_EFS``: all see the same load, so their per-round QPS ratios stay
+meaningful on a shared machine where engines measured minutes apart do not; the
+report gives the ratio at recall 0.95 (on the median-QPS curves) and, per ef, the
+median ratio with its spread over rounds.
+
 Output: markdown tables on stdout, ``bench/results/vectors_<data>.json`` and
 ``docs/img/vectors_<data>_{single,batch,filtered}.png``.
 """
@@ -99,6 +111,10 @@ INSERT_BATCHES = (1, 100, 1000)
 IMG_DIR = Path(__file__).resolve().parent.parent / "docs" / "img"
 STORES = RESULTS_DIR / "vectors_stores"
 #: engines run in this order, so a cut-short run still has the headline comparison
+#: ef values of the paired comparison (around where the engines reach recall 0.95)
+PAIRED_EFS = (16, 24, 32, 48)
+#: engines of the paired comparison (those whose store a quick run kept)
+PAIRED = ("heron-hnsw", "faiss-hnsw", "chroma")
 PRIORITY = ("heron-hnsw", "faiss-hnsw", "chroma", "heron-flat", "faiss-flat", "hnswlib", "lance")
 
 
@@ -183,7 +199,7 @@ def build_phase(args: argparse.Namespace) -> dict[str, Any]:
         "rss_build_mb": rss_build,
         "index_kind": engine.built_kind,
         "disk_mb": dir_bytes(path) / 1e6,
-        "inserts": insert_rates(cls, vectors, ds, args),
+        "inserts": {} if args.unfiltered_only else insert_rates(cls, vectors, ds, args),
     }
     return out
 
@@ -280,7 +296,7 @@ def query_phase(args: argparse.Namespace) -> dict[str, Any]:
     knob95 = next((p["knob"] for p in curve if p["recall"] >= TARGET), curve[-1]["knob"])
     out["knob95"] = knob95
     engine.set_knob(knob95)
-    if cls.supports_filters:
+    if cls.supports_filters and not args.unfiltered_only:
         out["filtered"] = []
         for knob in filter_knobs(cls, knob95):
             engine.set_knob(knob)
@@ -363,6 +379,115 @@ def after_delete(engine: Engine, ds: Dataset) -> dict[str, Any]:
         "qps": len(found) / seconds,
         "deleted_ids_returned": leaked,
     }
+
+
+# ---------------------------------------------------------------------- paired
+
+
+def paired_phase(args: argparse.Namespace) -> dict[str, Any]:
+    """Heron HNSW against raw FAISS HNSW and Chroma in this one process, alternating
+    the engines every round so that all of them see the same load."""
+    spec = spec_of(args)
+    ds = read_dataset(spec, with_vectors=False)
+    engines = [
+        ENGINES[name](store_path(spec, name), ds.dim, args.threads_now)
+        for name in PAIRED
+        if store_path(spec, name).exists()
+    ]
+    for engine in engines:
+        engine.open()
+        engine.search(ds.queries[:1])
+    points = []
+    for knob in PAIRED_EFS:
+        seconds: dict[tuple[str, str], list[float]] = {}
+        recall: dict[tuple[str, str], float] = {}
+        for engine in engines:
+            engine.set_knob(knob)
+            for q in ds.queries[:10]:  # warm-up
+                engine.search(q[None, :])
+        for r in range(args.paired_rounds):
+            for engine in engines[r % len(engines) :] + engines[: r % len(engines)]:
+                start = perf_counter()
+                found = [engine.search(q[None, :]) for q in ds.queries]
+                seconds.setdefault((engine.name, "single"), []).append(perf_counter() - start)
+                start = perf_counter()
+                batch = engine.search_batch(ds.queries)
+                seconds.setdefault((engine.name, "batch"), []).append(perf_counter() - start)
+                recall[engine.name, "single"] = recall_at_k(found, ds.truth["all"])
+                recall[engine.name, "batch"] = recall_at_k(batch, ds.truth["all"])
+        point: dict[str, Any] = {"knob": knob}
+        for engine in engines:
+            for mode in ("single", "batch"):
+                mine = seconds["heron-hnsw", mode]
+                theirs = seconds[engine.name, mode]
+                ratios = sorted(f / h for h, f in zip(mine, theirs, strict=True))
+                point[f"{engine.name} {mode}"] = {
+                    "recall": recall[engine.name, mode],
+                    "qps": len(ds.queries) / float(np.median(theirs)),
+                    "heron_ratio": float(np.median(ratios)),
+                    "heron_ratio_min": ratios[0],
+                    "heron_ratio_max": ratios[-1],
+                }
+        log(
+            f"  paired t={args.threads_now} ef={knob}: "
+            + ", ".join(
+                f"{key} {p['qps']:.0f} qps ({p['heron_ratio']:.2f}x)"
+                for key, p in point.items()
+                if key != "knob"
+            )
+        )
+        points.append(point)
+    for engine in engines:
+        engine.close()
+    names = [engine.name for engine in engines]
+    return {
+        "threads": args.threads_now,
+        "rounds": args.paired_rounds,
+        "engines": names,
+        "points": points,
+    }
+
+
+def paired_curve(points: list[dict[str, Any]], name: str, mode: str) -> list[dict[str, Any]]:
+    return [
+        {"recall": p[f"{name} {mode}"]["recall"], "qps": p[f"{name} {mode}"]["qps"]} for p in points
+    ]
+
+
+def paired_table(paired: dict[str, Any]) -> str:
+    """Per thread count, mode and peer: QPS interpolated at recall 0.95 on the paired
+    curves, and heron's ratio per ef (median over rounds, with min-max)."""
+    rows = []
+    for t, result in paired.items():
+        points = result["points"]
+        for mode in ("single", "batch"):
+            heron_at = qps_at(paired_curve(points, "heron-hnsw", mode), "qps")
+            for name in result["engines"]:
+                if name == "heron-hnsw":
+                    continue
+                at = qps_at(paired_curve(points, name, mode), "qps")
+                per_ef = "; ".join(
+                    f"ef {p['knob']}: {p[f'{name} {mode}']['heron_ratio']:.2f}x "
+                    f"({p[f'{name} {mode}']['heron_ratio_min']:.2f}-"
+                    f"{p[f'{name} {mode}']['heron_ratio_max']:.2f}), "
+                    f"recall {p[f'heron-hnsw {mode}']['recall']:.3f} / "
+                    f"{p[f'{name} {mode}']['recall']:.3f}"
+                    for p in points
+                )
+                rows.append(
+                    [t, mode, name, f"{fmt(heron_at)} / {fmt(at)}", ratio(heron_at, at), per_ef]
+                )
+    return markdown_table(
+        [
+            "threads",
+            "mode",
+            "peer",
+            "QPS @0.95 heron / peer",
+            "heron / peer @0.95",
+            "per ef: heron / peer QPS, median (min-max over rounds); recall heron / peer",
+        ],
+        rows,
+    )
 
 
 # ---------------------------------------------------------------------- bandwidth
@@ -745,24 +870,33 @@ def worker_args(
         "--insert-n",
         str(args.insert_n),
     ]
+    out += ["--unfiltered-only"] if args.unfiltered_only else []
+    out += ["--paired-rounds", str(args.paired_rounds)]
     return out + (["--delete"] if delete else [])
 
 
 def run_engine(
     script: Path, args: argparse.Namespace, name: str, threads: list[int], build_threads: int
 ) -> dict[str, Any]:
-    """One engine: a build process, then one query process per thread count."""
-    log(f"{name}: build ({build_threads} threads) ...")
+    """One engine: a build process (or, with ``--unfiltered-only``, the store kept by an
+    earlier such run), then one query process per thread count."""
     out: dict[str, Any] = {"notes": ENGINES[name].notes}
-    out["build"] = run_worker(
-        script, worker_args(args, name, "build", build_threads), build_threads
-    )["result"]
+    kept = store_path(spec_of(args), name).with_name(f"{name}.build.json")
+    if args.unfiltered_only and kept.exists():
+        log(f"{name}: reusing the store built earlier ({kept.name})")
+        out["build"] = json.loads(kept.read_text(encoding="utf-8"))
+    else:
+        log(f"{name}: build ({build_threads} threads) ...")
+        out["build"] = run_worker(
+            script, worker_args(args, name, "build", build_threads), build_threads
+        )["result"]
+        if args.unfiltered_only:
+            write_json(kept, out["build"])
     out["query"] = {}
     for t in threads:
         log(f"{name}: queries ({t} threads) ...")
-        payload = run_worker(
-            script, worker_args(args, name, "query", t, delete=t == threads[-1]), t
-        )
+        delete = t == threads[-1] and not args.unfiltered_only
+        payload = run_worker(script, worker_args(args, name, "query", t, delete=delete), t)
         out["query"][str(t)] = payload["result"]
     return out
 
@@ -797,7 +931,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": {},
         "skipped": {},
     }
-    partial = RESULTS_DIR / f"vectors_{args.data}.partial.json"
+    partial = RESULTS_DIR / f"vectors_{result_name(args)}.partial.json"
     previous = resumable(partial, result) if args.resume else None
     if previous is not None:
         result["bandwidth_gbs"] = previous["bandwidth_gbs"]
@@ -823,8 +957,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["load_average_after"] = list(os.getloadavg())
         write_json(partial, result)
     result["runs"] = {name: result["runs"][name] for name in ENGINES if name in result["runs"]}
-    remove(STORES / spec.key())
+    result["unfiltered_only"] = bool(args.unfiltered_only)
+    if args.paired and "heron-hnsw" in result["runs"]:
+        result["paired"] = {}
+        for t in threads:
+            log(f"paired heron-hnsw / faiss-hnsw ({t} threads) ...")
+            payload = run_worker(script, worker_args(args, "heron-hnsw", "paired", t), t)
+            result["paired"][str(t)] = payload["result"]
+    if not args.unfiltered_only:
+        remove(STORES / spec.key())
     return result
+
+
+def result_name(args: argparse.Namespace) -> str:
+    return f"{args.data}_unfiltered" if args.unfiltered_only else args.data
 
 
 def headline_unfiltered(runs: dict[str, Any], threads: Sequence[int]) -> str:
@@ -903,6 +1049,13 @@ def report(result: dict[str, Any]) -> None:
     )
     print("### Headline: QPS at recall@10 = 0.95 (interpolated; heron-hnsw / engine)\n")
     print(headline_unfiltered(runs, threads))
+    if result.get("unfiltered_only"):
+        print("\n### Unfiltered: QPS at matched recall\n")
+        print(unfiltered_table(runs, threads))
+        if result.get("paired"):
+            print("\n### Paired in one process: heron-hnsw vs its peers, rotating rounds\n")
+            print(paired_table(result["paired"]))
+        return
     for t in threads:
         print(f"\n### Headline: filtered, {t} thread(s), recall@10 / QPS\n")
         print(headline_filtered(runs, t))
@@ -957,9 +1110,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="continue an interrupted run (engines in vectors_<data>.partial.json are kept)",
     )
+    parser.add_argument(
+        "--unfiltered-only",
+        action="store_true",
+        help="only the unfiltered sweeps (no inserts, filters, deletes, plots); keeps and "
+        "reuses each engine's built store; writes vectors_<data>_unfiltered.json",
+    )
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="with --unfiltered-only: also time heron-hnsw, faiss-hnsw and chroma in turn "
+        "in one process per thread count (robust ratios on a busy machine)",
+    )
+    parser.add_argument("--paired-rounds", type=int, default=7, help="rounds of --paired")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
-    parser.add_argument("--phase", choices=("build", "query"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "query", "paired"), help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
     parser.add_argument("--threads-now", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--delete", action="store_true", help=argparse.SUPPRESS)
@@ -971,18 +1137,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     go_offline()
     if args.worker:
         os.environ["LANCE_CPU_THREADS"] = str(args.threads_now)
-        phase = build_phase if args.phase == "build" else query_phase
+        phase = {"build": build_phase, "query": query_phase, "paired": paired_phase}[args.phase]
         write_json(Path(args.json), {"result": phase(args)})
         return
-    out = RESULTS_DIR / f"vectors_{args.data}.json"
+    out = RESULTS_DIR / f"vectors_{result_name(args)}.json"
     if args.replot:
         result = json.loads(out.read_text(encoding="utf-8"))
     else:
         result = run(args)
         write_json(out, result)
     report(result)
-    for path in plots(result, result["threads"], args.data):
-        log(f"wrote {path}")
+    if not result.get("unfiltered_only"):
+        for path in plots(result, result["threads"], args.data):
+            log(f"wrote {path}")
     log(f"wrote {out}")
 
 

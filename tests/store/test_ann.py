@@ -312,3 +312,48 @@ def test_empty_allowed_and_empty_index(data: tuple[np.ndarray, ...]) -> None:
 def test_auto_parameters() -> None:
     assert auto_pq_m(384) == 96 and auto_pq_m(768) == 192 and auto_pq_m(10) == 2
     assert auto_nlist(10_000) == 400 and auto_nlist(1) == 1
+
+
+def _numpy_top(
+    metric: str, vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (labels, scores) by the metric, in float64."""
+    v, q = vectors.astype(np.float64), queries.astype(np.float64)
+    if metric == "cosine":
+        v = v / np.linalg.norm(v, axis=1, keepdims=True)
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    l2 = metric == "l2"
+    scores = -np.linalg.norm(q[:, None, :] - v[None, :, :], axis=2) if l2 else q @ v.T
+    best = np.argsort(-scores, axis=1)[:, :k]
+    return labels[best], np.take_along_axis(scores, best, axis=1)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "ip", "l2"])
+@pytest.mark.parametrize("kind", ["hnsw", "flat", "ivf_flat_rerank"])
+@pytest.mark.parametrize("n_queries", [1, 3, 20])
+def test_score_exactly_matches_numpy(
+    data: tuple[np.ndarray, ...], metric: str, kind: str, n_queries: int
+) -> None:
+    """In place per query (``fvec_*_by_idx``) and gathered for a batch: the same top-k."""
+    vectors, labels, queries = data
+    values: dict[str, object] = {"kind": kind, "metric": metric}
+    if kind == "ivf_flat_rerank":
+        values = {"kind": "ivf_flat", "metric": metric, "nlist": 16, "rerank": 20}
+    index = build_index(AnnConfig(**values), vectors[:2000], labels[:2000])
+    chosen = np.sort(np.random.default_rng(1).choice(labels[:2000], 300, replace=False))
+    unknown = np.array([labels.max() + 1], dtype=np.int64)  # not in the index: skipped
+    found = index.score_exactly(queries[:n_queries], 5, np.union1d(chosen, unknown))
+    assert found is not None
+    scores, got = found
+    keep = np.isin(labels[:2000], chosen)
+    want, want_scores = _numpy_top(
+        metric, vectors[:2000][keep], labels[:2000][keep], queries[:n_queries], 5
+    )
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-4, atol=1e-4)
+
+
+def test_score_exactly_needs_stored_vectors(data: tuple[np.ndarray, ...]) -> None:
+    vectors, labels, queries = data
+    index = build_index(AnnConfig(kind="ivf_flat", nlist=16), vectors[:2000], labels[:2000])
+    assert index.score_exactly(queries[:1], 5, labels[:10]) is None

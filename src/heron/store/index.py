@@ -1,8 +1,9 @@
 """Vector indexes over a collection's vectors, and the per-store cache that holds them.
 
 Indexes are derived data: SQLite holds the vectors, an index is built from them
-and kept in memory, keyed by the collection's change sequence. Every query reads
-that sequence (one indexed SELECT) and rebuilds only when it moved, so writes
+and kept in memory, keyed by the collection's change sequence. A query reads that
+sequence whenever anything was committed since the previous query (``PRAGMA
+data_version``, see ``Catalog.state``) and rebuilds only when it moved, so writes
 committed by another process are seen without reopening the store.
 
 This module holds ``ExactIndex``: a numpy BLAS matmul over all vectors.
@@ -55,6 +56,13 @@ class Neighbours:
 def distance_from_score(metric: Metric, score: float) -> float:
     """The metric's natural distance: 1 - cos, -dot, or euclidean."""
     return 1.0 - score if metric == "cosine" else -score
+
+
+def distances_from_scores(metric: Metric, scores: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``distance_from_score`` of a whole array, in float64 so each value is the same."""
+    wide = scores.astype(np.float64)
+    out: NDArray[np.float64] = 1.0 - wide if metric == "cosine" else -wide
+    return out
 
 
 def _normalise(matrix: Matrix, *, in_place: bool = False) -> Matrix:

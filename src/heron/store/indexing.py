@@ -73,11 +73,22 @@ class CompactReport:
     log_pruned: int = 0
 
 
+#: ``Catalog.state``: names one committed state of the database, as one connection sees it
+State = tuple[int, int]
+
+
 @dataclass
 class _Entry:
     spec: IndexSpec
     index: Index
     seq: int
+    #: the collection's row, and the catalog state both were current at (None: not known)
+    row: CollectionRow | None = None
+    state: State | None = None
+
+    def seen(self, row: CollectionRow, state: State | None) -> Index:
+        self.seq, self.row, self.state = row.last_seq, row, state
+        return self.index
 
 
 class Indexer:
@@ -96,23 +107,34 @@ class Indexer:
 
     # ------------------------------------------------------------ queries
 
-    def index(self, conn: sqlite3.Connection, row: CollectionRow) -> Index:
-        """The collection's index at ``row.last_seq`` (``conn`` is in a read snapshot)."""
+    def current(self, collection_id: int, state: State) -> tuple[CollectionRow, Index] | None:
+        """The cached row and index of a collection if nothing was committed since they
+        were read (``state`` is unchanged): a query then needs no SQL to find them."""
+        with self._lock:
+            entry = self._entries.get(collection_id)
+        if entry is None or entry.row is None or entry.state != state:
+            return None
+        return entry.row, entry.index
+
+    def index(
+        self, conn: sqlite3.Connection, row: CollectionRow, state: State | None = None
+    ) -> Index:
+        """The collection's index at ``row.last_seq`` (``conn`` is in a read snapshot,
+        which ``state`` names, if given, so that ``current`` can skip the SQL next time)."""
         spec = load_spec(conn, row.id)
         with self._lock:
             entry = self._entries.get(row.id)
         if entry is not None and entry.spec == spec:
             if entry.seq == row.last_seq:
-                return entry.index
+                return entry.seen(row, state)
             if isinstance(entry.index, LiveIndex) and self._catch_up(conn, row, entry.index):
-                entry.seq = row.last_seq
-                return entry.index
+                return entry.seen(row, state)
         config = spec.resolve(row.metric, records.count_records(conn, row.id))
         index: Index = (
             self._exact(conn, row) if config is None else self._open_live(conn, row, config)
         )
         with self._lock:
-            self._entries[row.id] = _Entry(spec, index, row.last_seq)
+            self._entries[row.id] = _Entry(spec, index, row.last_seq, row, state)
         return index
 
     def _exact(self, conn: sqlite3.Connection, row: CollectionRow) -> ExactIndex:

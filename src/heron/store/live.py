@@ -77,6 +77,11 @@ class LiveIndex:
         return self.garbage / max(1, int(self._labels.shape[0]))
 
     @property
+    def keeps_vectors(self) -> bool:
+        """Whether ``exact_search`` always answers from memory (never ``None``)."""
+        return self.main.keeps_vectors
+
+    @property
     def is_clean(self) -> bool:
         return self.garbage == 0 and self._delta_ids.shape[0] == 0
 
@@ -188,11 +193,12 @@ class LiveIndex:
             excluded = self._dead
             ef_search = widen(ef_search or self.main.config.ef_search, 1 - self.garbage_ratio)
             nprobe = widen(nprobe or self.main.config.nprobe, 1 - self.garbage_ratio)
-        if allowed is not None and allowed.shape[0] == 0 or len(self.main) == 0:
+        size = len(self.main)
+        if allowed is not None and allowed.shape[0] == 0 or size == 0:
             return Neighbours.empty(queries.shape[0])
         scores, labels = self.main.search(
             queries,
-            min(k, len(self.main)),
+            min(k, size),
             ef_search=ef_search,
             nprobe=nprobe,
             allowed=allowed,
@@ -205,19 +211,19 @@ class LiveIndex:
         main = np.setdiff1d(self._labels, self._dead, assume_unique=True)
         return np.union1d(main, self._delta_ids)
 
-    def vectors_of(self, ids: IdArray) -> tuple[IdArray, Matrix] | None:
-        """Live vectors of ``ids`` held in memory (main storage or delta), or ``None``
-        when the family keeps no float vectors (IVF without rerank)."""
-        stored = self.main.stored_vectors(np.setdiff1d(ids, self._dead, assume_unique=True))
-        if stored is None:
-            return None
-        in_delta = np.isin(self._delta_ids, ids, assume_unique=True)
-        if not in_delta.any():
-            return stored
-        return (
-            np.concatenate([stored[0], self._delta_ids[in_delta]]),
-            np.concatenate([stored[1], self._delta_vectors[in_delta]]),
+    def exact_search(self, queries: Matrix, k: int, ids: IdArray) -> Neighbours | None:
+        """True top ``k`` among the live records of ``ids`` (ascending), scored in the
+        index's own storage and the delta without copying vectors out; ``None`` when
+        the family keeps no float vectors (IVF without rerank)."""
+        found = self.main.score_exactly(
+            queries, k, np.setdiff1d(ids, self._dead, assume_unique=True)
         )
+        if found is None:
+            return None
+        parts = [Neighbours(found[1], found[0])]
+        if self._delta is not None:
+            parts.append(self._delta.search(queries, k, ids))
+        return merge(parts, k)
 
 
 def widen(knob: int, live_fraction: float) -> int:

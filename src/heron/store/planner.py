@@ -200,10 +200,13 @@ def execute(
 def _exact(
     index: LiveIndex, queries: Matrix, k: int, wanted: IdArray, fetch: VectorFetch
 ) -> Neighbours:
-    """True top-k over the candidate ids, with vectors from memory or the catalog."""
-    held = index.vectors_of(wanted)
-    ids, vectors = held if held is not None else fetch(wanted)
-    return ExactIndex(index.metric, ids, vectors).search(queries, k)
+    """True top-k over the candidate ids: scored in the index's memory when it holds
+    the vectors, else over vectors read from the catalog."""
+    found = index.exact_search(queries, k, wanted)
+    if found is not None:
+        return found
+    ids, vectors = fetch(wanted)
+    return ExactIndex(index.metric, ids, vectors, owned=True).search(queries, k)
 
 
 def _post_filter(
@@ -269,6 +272,8 @@ def _complete(
     found: Neighbours, want: int, exact: Callable[[np.ndarray], Neighbours]
 ) -> Neighbours:
     """Re-answer exactly the queries that came back with fewer than ``want`` hits."""
+    if found.ids.shape[1] >= want and bool((found.ids >= 0).all()):
+        return found  # the common case, checked in one pass
     short = _short_rows(found, want)
     if short.shape[0] == 0:
         return found

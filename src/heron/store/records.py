@@ -283,18 +283,6 @@ def dead_since(conn: sqlite3.Connection, cid: int, seq: int) -> int:
     return int(found[0])
 
 
-def filter_ids(
-    conn: sqlite3.Connection, cid: int, where: SqlFragment, record_ids: IdArray
-) -> IdArray:
-    """Those of ``record_ids`` that pass a compiled filter (post-filtering a few hits)."""
-    rows = conn.execute(
-        f"SELECT r.id FROM records r WHERE r.collection_id = ? "
-        f"AND r.id IN (SELECT value FROM json_each(?)) AND {where.sql}",
-        (cid, _json_list(record_ids.tolist()), *where.params),
-    ).fetchall()
-    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-
 def _record(values: tuple[Any, ...], with_vector: bool) -> StoredRecord:
     vector = (
         np.frombuffer(values[4], dtype=VECTOR_DTYPE).astype(np.float32) if with_vector else None
@@ -451,7 +439,10 @@ class SqlCandidates:
         return self._ids
 
     def among(self, record_ids: IdArray) -> IdArray:
-        return filter_ids(self.conn, self.collection_id, self.where, record_ids)
+        """Those of ``record_ids`` that match, from the matches already fetched (the
+        planner counts them first): a post-filter round then costs no SQL, where
+        re-running a permissive filter for 40 ids took ~7 ms at 50 % of 100k."""
+        return record_ids[np.isin(record_ids, self.ids())]
 
 
 class FilterCache:

@@ -186,17 +186,20 @@ def check_metadatas(metadatas: object, n: int) -> list[dict[str, Any]] | None:
 
 def as_matrix(vectors: object, what: str = "embeddings") -> Matrix:
     """Any array-like of vectors (or one vector) as a finite float32 ``n x d`` matrix."""
-    try:
-        with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
-            matrix = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} are not a numeric matrix: {exc}") from exc
+    if type(vectors) is np.ndarray and vectors.dtype == np.float32:
+        matrix = vectors  # nothing to convert, so nothing can overflow
+    else:
+        try:
+            with np.errstate(over="ignore"):  # overflow becomes inf, refused just below
+                matrix = np.asarray(vectors, dtype=np.float32)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{what} are not a numeric matrix: {exc}") from exc
     if matrix.ndim == 1:
         matrix = matrix.reshape(1, -1)
     if matrix.ndim != 2 or matrix.shape[1] == 0:
         raise InputError(f"{what} must be a 2-d array of vectors, got shape {matrix.shape}")
-    bad = ~np.isfinite(matrix).all(axis=1)
-    if bad.any():
+    if not np.isfinite(matrix).all():
+        bad = ~np.isfinite(matrix).all(axis=1)
         raise InputError(
             f"{what}[{int(np.argmax(bad))}] contains NaN or infinity",
             hint="vectors must be finite and within float32 range",
@@ -246,7 +249,7 @@ def check_vectors(
     """Vectors must have the collection's dimension and, for cosine, a non-zero norm."""
     if dimension is not None and matrix.shape[1] != dimension:
         raise dimension_error(collection, dimension, matrix.shape[1], embedder, from_embedder)
-    if metric == "cosine":
+    if metric == "cosine" and not matrix.any(axis=1).all():
         zero = ~matrix.any(axis=1)
         if zero.any():
             raise InputError(
