@@ -167,6 +167,12 @@ class ModelRegistry:
         view._meter = meter
         return view
 
+    @property
+    def meter(self) -> UsageMeter | None:
+        """The meter this view reports into (``None`` for a plain registry); models
+        that do not come from the registry (``hf:`` task models) report into it too."""
+        return self._meter
+
     def backends(self) -> list[BackendInfo]:
         return list(self._backends.values())
 

@@ -42,6 +42,7 @@ from heron.models._runtime import (
     torch_threads,
 )
 from heron.models.transformers_llm import cut_at_stop, seeded
+from heron.models.usage import LLMCall, UsageMeter
 from heron.tasks.engines import Engine
 from heron.tasks.options import TaskOptions, hf_generate_kwargs
 from heron.types import Completion, Message
@@ -281,8 +282,10 @@ class HFTaskModel:
         default_max: int,
         batch_size: int,
         extra: dict[str, Any] | None = None,
+        meter: UsageMeter | None = None,
     ) -> list[Generated]:
-        """Generate for each prompt, ``batch_size`` prompts per ``model.generate`` call."""
+        """Generate for each prompt, ``batch_size`` prompts per ``model.generate`` call;
+        with a ``meter``, each prompt's exact token counts are reported into it."""
         flags = self.overflows(prompts)
         order = by_length(prompts)
         done: list[Generated] = []
@@ -295,6 +298,7 @@ class HFTaskModel:
                     options,
                     default_max,
                     extra or {},
+                    meter,
                 )
             )
         return restore_order(order, done)
@@ -306,6 +310,7 @@ class HFTaskModel:
         options: TaskOptions,
         default_max: int,
         extra: dict[str, Any],
+        meter: UsageMeter | None,
     ) -> list[Generated]:
         import torch
 
@@ -328,7 +333,8 @@ class HFTaskModel:
             output = model.generate(**inputs, **kwargs)
         new = output[:, inputs["input_ids"].shape[1] :] if causal else output
         results = []
-        for row, truncated in zip(new, flags, strict=True):
+        read = inputs["attention_mask"].sum(dim=1).tolist()
+        for prompt, row, truncated, used in zip(prompts, new, flags, read, strict=True):
             ids = [int(t) for t in row if int(t) != tokenizer.pad_token_id]
             raw = tokenizer.decode(ids, skip_special_tokens=True)
             text, stopped = cut_at_stop(raw, options.stop)
@@ -336,6 +342,8 @@ class HFTaskModel:
             ended = stopped or (eos is not None and eos in ids)
             finish = "stop" if ended or len(ids) < kwargs["max_new_tokens"] else "length"
             results.append(Generated(text.strip(), finish, truncated))
+            if meter is not None:
+                meter.add(LLMCall(prompt, int(used), len(ids), finish, self.spec))
         return results
 
     def _room(self, wanted: int) -> int:
@@ -366,11 +374,15 @@ def _masked_softmax(logits: Any, mask: Any) -> Any:
 class HFEngine(Engine):
     """A causal or seq2seq transformers model as a prompt engine (batched, beam search)."""
 
-    def __init__(self, model: HFTaskModel, batch_size: int = 8) -> None:
+    def __init__(
+        self, model: HFTaskModel, batch_size: int = 8, meter: UsageMeter | None = None
+    ) -> None:
         self.model = model
         self.name = model.spec
         self.batch_size = batch_size
         self.shares_window = model.kind == "causal"
+        #: where each generation's prompt and token counts go (a chain step's trace)
+        self.meter = meter
 
     @property
     def window(self) -> int:
@@ -396,5 +408,5 @@ class HFEngine(Engine):
         self, prompts: Sequence[Sequence[Message]], options: TaskOptions, default_max: int
     ) -> list[Completion]:
         texts = [self.render(p) for p in prompts]
-        out = self.model.generate(texts, options, default_max, self.batch_size)
+        out = self.model.generate(texts, options, default_max, self.batch_size, meter=self.meter)
         return [Completion(g.text, g.finish_reason) for g in out]

@@ -17,6 +17,7 @@ from typing import Literal
 from heron.errors import ConfigError
 from heron.models.base import Embedder
 from heron.models.registry import ModelRegistry, ModelSpec
+from heron.models.usage import UsageMeter
 from heron.tasks.engines import Engine, LLMEngine
 from heron.tasks.hf import KIND_NAMES, HFEngine, HFTaskModel
 
@@ -44,6 +45,8 @@ class Target:
     embedder: Embedder | None = None
     engine: Engine | None = None
     hf: HFTaskModel | None = None
+    #: where ``hf:`` generations report their tokens (a metered registry's meter)
+    meter: UsageMeter | None = None
     #: texts per model call where the backend batches (hf: models, embedders)
     batch_size: int = 8
 
@@ -82,7 +85,9 @@ class TaskModels:
         if parsed.scheme == "hf":
             model = self.hf_model(parsed.target)
             engine = (
-                HFEngine(model, self.batch_size) if model.kind in ("seq2seq", "causal") else None
+                HFEngine(model, self.batch_size, meter=self.registry.meter)
+                if model.kind in ("seq2seq", "causal")
+                else None
             )
             return Target(
                 model.kind,  # type: ignore[arg-type]
@@ -90,6 +95,7 @@ class TaskModels:
                 engine=engine,
                 hf=model,
                 batch_size=self.batch_size,
+                meter=self.registry.meter,
             )
         if self._is_embedder(parsed):
             embedder = self.registry.embedder(spec)

@@ -32,7 +32,7 @@ from heron.tasks.prompting import (
     user_prompt,
 )
 from heron.tasks.results import Generation, Summary, Translation
-from heron.tasks.targets import DEFAULT_LLM, TEXT_KINDS, TaskModels
+from heron.tasks.targets import DEFAULT_LLM, TEXT_KINDS, Target, TaskModels
 
 SUMMARY_TOKENS = 80
 TRANSLATION_TOKENS = 128
@@ -72,9 +72,7 @@ def summarize(
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
     target.require("summarize", TEXT_KINDS, _TEXT_ADVICE)
     if target.kind == "seq2seq" and target.hf is not None:
-        return one_or_many(
-            _seq2seq_summaries(target.hf, batch, opts, mode, cap, target.batch_size), single
-        )
+        return one_or_many(_seq2seq_summaries(target, target.hf, batch, opts, mode, cap), single)
     assert target.engine is not None
     min_words = int(min_length * WORDS_PER_TOKEN) if min_length else None
     max_words = int(max_length * WORDS_PER_TOKEN) if max_length else None
@@ -91,17 +89,19 @@ def summarize(
 
 
 def _seq2seq_summaries(
+    target: Target,
     model: HFTaskModel,
     batch: list[str],
     opts: TaskOptions,
     mode: LongText,
     cap: int,
-    batch_size: int,
 ) -> list[Summary]:
     prefix = "summarize: " if model.model_type in _T5_TYPES else ""
+    size, meter = target.batch_size, target.meter
 
     def run(pieces: list[str]) -> list[str]:
-        out = model.generate([prefix + p for p in pieces], opts, SUMMARY_TOKENS, batch_size)
+        prompts = [prefix + p for p in pieces]
+        out = model.generate(prompts, opts, SUMMARY_TOKENS, size, meter=meter)
         return [g.text for g in out]
 
     if mode == "chunk":
@@ -112,7 +112,7 @@ def _seq2seq_summaries(
 
         room = model.window - count(prefix) - int(tokenizer.num_special_tokens_to_add(pair=False))
         return map_reduce(batch, run, count, room, cap)
-    generated = model.generate([prefix + t for t in batch], opts, SUMMARY_TOKENS, batch_size)
+    generated = model.generate([prefix + t for t in batch], opts, SUMMARY_TOKENS, size, meter=meter)
     return [Summary(g.text, g.truncated) for g in generated]
 
 
@@ -171,7 +171,9 @@ def translate(
     resolved.require("translate", TEXT_KINDS, _TEXT_ADVICE)
     if resolved.kind == "seq2seq" and resolved.hf is not None:
         prompts, extra = seq2seq_translation(resolved.hf, batch, src, tgt)
-        out = resolved.hf.generate(prompts, opts, TRANSLATION_TOKENS, resolved.batch_size, extra)
+        out = resolved.hf.generate(
+            prompts, opts, TRANSLATION_TOKENS, resolved.batch_size, extra, meter=resolved.meter
+        )
         results = [Translation(g.text, src.code, tgt.code, g.truncated) for g in out]
         return one_or_many(results, single)
     assert resolved.engine is not None
@@ -223,7 +225,9 @@ def generate(
     target = task_models(models, registry).resolve(model or DEFAULT_LLM)
     target.require("generate", TEXT_KINDS, _TEXT_ADVICE)
     if target.hf is not None:
-        out = target.hf.generate(batch, opts, GENERATION_TOKENS, target.batch_size)
+        out = target.hf.generate(
+            batch, opts, GENERATION_TOKENS, target.batch_size, meter=target.meter
+        )
         return one_or_many([Generation(g.text, g.finish_reason, g.truncated) for g in out], single)
     assert target.engine is not None
     done = run_prompts(target.engine, batch, user_prompt, opts, GENERATION_TOKENS)
