@@ -48,10 +48,7 @@ class Engine(ABC):
     def complete_grammar(
         self, prompt: Sequence[Message], grammar: str, options: TaskOptions, default_max: int
     ) -> Completion:
-        raise ConfigError(
-            f"{self.name} cannot constrain decoding",
-            hint="use a llama.cpp model (bundled:smollm2, gguf:PATH) for constrained output",
-        )
+        raise self._cannot_constrain()
 
     def complete_json(
         self,
@@ -60,7 +57,10 @@ class Engine(ABC):
         options: TaskOptions,
         default_max: int,
     ) -> Completion:
-        raise ConfigError(
+        raise self._cannot_constrain()
+
+    def _cannot_constrain(self) -> ConfigError:
+        return ConfigError(
             f"{self.name} cannot constrain decoding",
             hint="use a llama.cpp model (bundled:smollm2, gguf:PATH) for constrained output",
         )
